@@ -1,0 +1,135 @@
+// `wharf serve`: build an FtpServer from flags and a config file, run it, shut down cleanly on signals.
+import path from 'node:path';
+import fs from 'node:fs';
+import { Command, Option } from 'commander';
+import { FtpServer, type FtpServerOptions } from '../server/server.js';
+import { jsonLogger, type Logger, type LogLevel } from '../logger.js';
+import { loadTlsFiles, selfSignedCertificate } from '../server/certificates.js';
+import { UsersFileAuthenticator } from '../server/auth/users-file.js';
+import type { StaticUser } from '../server/auth/authenticator.js';
+import { loadConfigFile, validateSettings, type ServeSettings } from './serve-config.js';
+
+const DEFAULTS: ServeSettings = {
+  host: '127.0.0.1', port: 2121, root: '.', user: [], anonymous: false, tlsSelfSigned: false,
+  requireTls: false, requireTlsReuse: false, logLevel: 'info',
+};
+
+/** Readable one-line logs for a person at a terminal; JSON lines otherwise. */
+function prettyLogger(level: LogLevel): Logger {
+  const order = { debug: 20, info: 30, warn: 40, error: 50 };
+  const make = (lvl: LogLevel) => (obj: object, msg?: string) => {
+    if (order[lvl] < order[level]) return;
+    const fields = Object.entries(obj).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ');
+    process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${lvl.padEnd(5)} ${msg ?? ''} ${fields}\n`);
+  };
+  return { debug: make('debug'), info: make('info'), warn: make('warn'), error: make('error') };
+}
+
+function parseUserFlag(value: string, root: string): StaticUser {
+  const i = value.indexOf(':');
+  if (i <= 0) throw new Error(`--user wants NAME:PASSWORD, got '${value.replace(/:.*/, ':…')}'`);
+  return { username: value.slice(0, i), password: value.slice(i + 1), root };
+}
+
+export async function buildServer(settings: ServeSettings, logger: Logger): Promise<{ server: FtpServer; notes: string[] }> {
+  const root = path.resolve(settings.root);
+  if (!fs.statSync(root, { throwIfNoEntry: false })?.isDirectory()) throw new Error(`root folder not found: ${root}`);
+  const notes: string[] = [];
+  const users = settings.user.map((u) => parseUserFlag(u, root));
+  // No accounts at all: serve the folder anonymously, read-only (the zero-config quick start).
+  const anonymousOn = settings.anonymous || (users.length === 0 && !settings.users);
+  const anonymous = anonymousOn ? { root: settings.anonymousRoot ? path.resolve(settings.anonymousRoot) : root } : undefined;
+  const options: FtpServerOptions = {
+    host: settings.host,
+    port: settings.port,
+    root,
+    users,
+    anonymous,
+    pasvRange: settings.pasvRange,
+    pasvAddress: settings.pasvAddress,
+    requireTls: settings.requireTls,
+    requireTlsSessionReuse: settings.requireTlsReuse,
+    implicitTlsPort: settings.implicitTlsPort,
+    logger,
+    timeouts: settings.idleTimeout ? { idle: settings.idleTimeout * 1000 } : undefined,
+  };
+  if (settings.users) {
+    const auth = new UsersFileAuthenticator(settings.users, anonymous, logger);
+    await auth.load();
+    auth.watch();
+    // Command-line users still work beside the file, checked first.
+    const { StaticAuthenticator } = await import('../server/auth/authenticator.js');
+    const flagUsers = new StaticAuthenticator(users);
+    options.authenticator = { authenticate: async (r) => (await flagUsers.authenticate(r)) ?? auth.authenticate(r) };
+  }
+  if (settings.tlsCert || settings.tlsKey) {
+    if (!settings.tlsCert || !settings.tlsKey) throw new Error('--tls-cert and --tls-key go together');
+    options.tls = await loadTlsFiles(settings.tlsCert, settings.tlsKey);
+  } else if (settings.tlsSelfSigned) {
+    const cert = await selfSignedCertificate(settings.pasvAddress ? [settings.pasvAddress] : []);
+    options.tls = cert;
+    notes.push(`self-signed certificate, SHA-256 fingerprint ${cert.fingerprint256}`);
+  }
+  return { server: new FtpServer(options), notes };
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('serve a folder over FTP/FTPS (default: the current folder, anonymous, read-only, on 127.0.0.1:2121)')
+    .option('--config <file>', 'settings file (JSON or YAML); flags override it')
+    .option('--host <addr>', 'address to listen on (0.0.0.0 or :: for all)')
+    .option('--port <n>', 'control port', (v) => Number(v))
+    .option('--root <dir>', 'folder to serve')
+    .option('--user <name:password>', 'add a user with full access to the root (development; repeatable)', (v, acc: string[]) => [...acc, v], [] as string[])
+    .option('--users <file>', 'users file with scrypt hashes (see wharf passwd); reloaded on change')
+    .option('--anonymous', 'allow anonymous login (anonymous/ftp, any password), read-only')
+    .option('--pasv-range <min-max>', 'passive port range, e.g. 50000-50100')
+    .option('--pasv-address <addr>', 'public IPv4 address or host name to advertise in PASV replies (behind NAT)')
+    .option('--tls-cert <file>', 'PEM certificate (chain allowed) for FTPS')
+    .option('--tls-key <file>', 'PEM private key for FTPS')
+    .option('--tls-self-signed', 'generate a self-signed certificate (development only)')
+    .option('--implicit-tls-port <n>', 'also listen for implicit FTPS on this port (990 by convention)', (v) => Number(v))
+    .option('--require-tls', 'refuse logins and data transfers without TLS')
+    .option('--require-tls-reuse', 'data connections must resume the control TLS session')
+    .option('--idle-timeout <seconds>', 'close idle control connections after this long', (v) => Number(v))
+    .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']))
+    .addOption(new Option('--log-format <format>', 'log format (default: pretty on a terminal, json otherwise)').choices(['json', 'pretty']))
+    .action(async (flags: Record<string, unknown>) => {
+      const fromFile = flags.config ? await loadConfigFile(String(flags.config)) : {};
+      const { config: _c, ...rest } = flags;
+      if (Array.isArray(rest.user) && rest.user.length === 0) delete rest.user;
+      const fromFlags = validateSettings(Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)), 'command line');
+      const settings: ServeSettings = { ...DEFAULTS, ...fromFile, ...fromFlags };
+      const format = settings.logFormat ?? (process.stderr.isTTY ? 'pretty' : 'json');
+      const logger = format === 'pretty' ? prettyLogger(settings.logLevel) : jsonLogger(process.stderr, settings.logLevel);
+      const { server, notes } = await buildServer(settings, logger);
+      const addr = await server.listen();
+      const hostForUrl = addr.host.includes(':') ? `[${addr.host}]` : addr.host;
+      const anon = settings.anonymous || (settings.user.length === 0 && !settings.users);
+      const lines = [
+        `wharf serving ${path.resolve(settings.root)}`,
+        `  ftp://${hostForUrl}:${addr.port}/` + (anon ? '  (anonymous, read-only)' : ''),
+        ...(addr.implicitTlsPort ? [`  ftps://${hostForUrl}:${addr.implicitTlsPort}/  (implicit TLS)`] : []),
+        ...(server.options.tls ? [`  explicit TLS: AUTH TLS on the control port${settings.requireTls ? ' (required)' : ''}`] : []),
+        ...notes.map((n) => `  ${n}`),
+        `  try: curl ${anon ? '' : '--user NAME:PASSWORD '}ftp://${hostForUrl}:${addr.port}/   or   lftp -p ${addr.port} ${anon ? '' : '-u NAME '}${addr.host}`,
+        '  Ctrl-C to stop',
+      ];
+      process.stdout.write(lines.join('\n') + '\n');
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) { process.stderr.write('wharf: forced exit\n'); process.exit(130); }
+        stopping = true;
+        logger.info({ signal }, 'shutting down: waiting for running transfers');
+        server.close().then(() => process.exit(0), () => process.exit(1));
+      };
+      process.on('SIGINT', () => stop('SIGINT'));
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGHUP', () => {
+        if (!settings.tlsCert || !settings.tlsKey) return;
+        loadTlsFiles(settings.tlsCert, settings.tlsKey).then((t) => server.reloadTls(t),
+          (err: Error) => logger.error({ err: err.message }, 'TLS certificate not reloaded'));
+      });
+    });
+}

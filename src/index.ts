@@ -1,0 +1,11 @@
+// Public API: the server, its storage and auth seams, the shared protocol helpers.
+export { FtpServer, parsePortRange, type FtpServerOptions, type TlsOptions, type ListeningAddresses } from './server/server.js';
+export type { FtpServerEvents, SessionInfo, TransferEvent, LoginEvent } from './server/events.js';
+export { StaticAuthenticator, type Authenticator, type Account, type LoginRequest, type StaticUser } from './server/auth/authenticator.js';
+export { ALL_PERMISSIONS, READ_ONLY, type Permissions, type Permission } from './server/permissions.js';
+export type { Storage, WriteOptions } from './server/storage/storage.js';
+export { StorageError } from './server/storage/storage.js';
+export { LocalStorage } from './server/storage/local.js';
+export { MemoryStorage } from './server/storage/memory.js';
+export type { FileInfo } from './protocol/listing.js';
+export { jsonLogger, silentLogger, type Logger } from './logger.js';

@@ -1,0 +1,133 @@
+// Directory listing formats the server writes: `ls -l` lines (LIST), RFC 3659 facts (MLSD/MLST), names (NLST).
+
+export type EntryType = 'file' | 'dir' | 'link' | 'other';
+
+/** What the server knows about one directory entry; also what the client's list() returns. */
+export interface FileInfo {
+  name: string;
+  type: EntryType;
+  size: number;
+  /** Modification time; undefined when the listing did not say. */
+  modified?: Date;
+  /** Unix permission bits (e.g. 0o644), when known. */
+  mode?: number;
+  /** Target of a symbolic link, when the listing says. */
+  target?: string;
+  /** Owner and group names as a listing shows them. */
+  owner?: string;
+  group?: string;
+  /** A stable identifier for MLSx `unique` (e.g. device and inode). */
+  unique?: string;
+  /** Raw line the entry was parsed from (client side). */
+  raw?: string;
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const SIX_MONTHS_MS = 182 * 24 * 3600 * 1000;
+
+function modeString(type: EntryType, mode: number | undefined): string {
+  const m = mode ?? (type === 'dir' ? 0o755 : 0o644);
+  const t = type === 'dir' ? 'd' : type === 'link' ? 'l' : type === 'other' ? 'p' : '-';
+  const rwx = (bits: number) => (bits & 4 ? 'r' : '-') + (bits & 2 ? 'w' : '-') + (bits & 1 ? 'x' : '-');
+  return t + rwx((m >> 6) & 7) + rwx((m >> 3) & 7) + rwx(m & 7);
+}
+
+function pad2(n: number) { return n < 10 ? '0' + n : String(n); }
+
+/**
+ * One `ls -l` line as /bin/ls prints it in the C locale: recent files show the time, older ones
+ * (or future ones) the year. UTC keeps the output independent of the server's time zone.
+ */
+export function formatListLine(e: FileInfo, now = Date.now()): string {
+  const d = e.modified ?? new Date(0);
+  const recent = Math.abs(now - d.getTime()) < SIX_MONTHS_MS;
+  const date = `${MONTHS[d.getUTCMonth()]} ${String(d.getUTCDate()).padStart(2, ' ')} ` +
+    (recent ? `${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}` : ` ${d.getUTCFullYear()}`);
+  const owner = (e.owner ?? 'ftp').slice(0, 8).padEnd(8, ' ');
+  const group = (e.group ?? 'ftp').slice(0, 8).padEnd(8, ' ');
+  const name = e.type === 'link' && e.target !== undefined ? `${e.name} -> ${e.target}` : e.name;
+  return `${modeString(e.type, e.mode)}    1 ${owner} ${group} ${String(e.size).padStart(12, ' ')} ${date} ${name}`;
+}
+
+/** YYYYMMDDHHMMSS[.sss] in UTC, the time-val of RFC 3659 section 2.3. */
+export function formatTimeVal(d: Date): string {
+  const ms = d.getUTCMilliseconds();
+  return `${d.getUTCFullYear()}${pad2(d.getUTCMonth() + 1)}${pad2(d.getUTCDate())}` +
+    `${pad2(d.getUTCHours())}${pad2(d.getUTCMinutes())}${pad2(d.getUTCSeconds())}` +
+    (ms ? '.' + String(ms).padStart(3, '0') : '');
+}
+
+/** Parse an RFC 3659 time-val; undefined when malformed or out of range. */
+export function parseTimeVal(text: string): Date | undefined {
+  const m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.(\d{1,3}))?$/.exec(text.trim());
+  if (!m) return undefined;
+  const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const ms = m[7] ? Number(m[7].padEnd(3, '0')) : 0;
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return undefined;
+  const date = new Date(Date.UTC(y, mo - 1, d, h, mi, s, ms));
+  if (date.getUTCDate() !== d) return undefined; // e.g. Feb 30
+  return date;
+}
+
+export const MLST_FACTS = ['type', 'size', 'modify', 'perm', 'unique', 'unix.mode'] as const;
+export type MlstFact = (typeof MLST_FACTS)[number];
+
+/** The `perm` fact: what this user may do to the entry (RFC 3659 section 7.5.5). */
+export interface PermissionView {
+  read: boolean;
+  write: boolean;
+  /** May create, delete, rename inside (for directories) / delete, rename the entry. */
+  modify: boolean;
+}
+
+function permFact(e: FileInfo, p: PermissionView): string {
+  let s = '';
+  if (e.type === 'dir') {
+    if (p.write) s += 'c';          // create files
+    if (p.modify) s += 'dfm';       // delete, rename, mkdir
+    s += 'el';                      // enter, list
+    if (p.modify) s += 'p';         // purge contents
+  } else {
+    if (p.write) s += 'a';          // append
+    if (p.modify) s += 'df';        // delete, rename
+    if (p.read) s += 'r';
+    if (p.write) s += 'w';
+  }
+  return s;
+}
+
+/**
+ * The facts part of an MLSD/MLST line, for the facts the client selected with OPTS MLST.
+ * `typeOverride` gives cdir/pdir for the "." entries of MLST and MLSD.
+ */
+export function formatFacts(e: FileInfo, selected: ReadonlySet<MlstFact>, perms: PermissionView,
+  typeOverride?: 'cdir' | 'pdir'): string {
+  let out = '';
+  if (selected.has('type')) {
+    const t = typeOverride ?? (e.type === 'dir' ? 'dir' : e.type === 'file' ? 'file' : e.type === 'link' ? 'OS.unix=symlink' : 'OS.unix=special');
+    out += `type=${t};`;
+  }
+  if (selected.has('size') && e.type !== 'dir') out += `size=${e.size};`;
+  if (selected.has('modify') && e.modified) out += `modify=${formatTimeVal(e.modified)};`;
+  if (selected.has('perm')) out += `perm=${permFact(e, perms)};`;
+  if (selected.has('unique') && e.unique) out += `unique=${e.unique};`;
+  if (selected.has('unix.mode') && e.mode !== undefined) out += `unix.mode=0${(e.mode & 0o7777).toString(8)};`;
+  return out;
+}
+
+/** One MLSD line (also the body of MLST): `facts name`, a single space before the name. */
+export function formatMlsxLine(e: FileInfo, selected: ReadonlySet<MlstFact>, perms: PermissionView,
+  typeOverride?: 'cdir' | 'pdir', name = e.name): string {
+  return `${formatFacts(e, selected, perms, typeOverride)} ${name}`;
+}
+
+/** The FEAT line for MLST: every supported fact, the enabled ones marked with '*'. */
+export function mlstFeatLine(selected: ReadonlySet<MlstFact>): string {
+  return 'MLST ' + MLST_FACTS.map((f) => f + (selected.has(f) ? '*' : '') + ';').join('');
+}
+
+/** Apply `OPTS MLST fact;fact;` : unknown facts are ignored, as RFC 3659 7.9 says. */
+export function selectFacts(arg: string): Set<MlstFact> {
+  const wanted = arg.split(';').map((f) => f.trim().toLowerCase()).filter(Boolean);
+  return new Set(MLST_FACTS.filter((f) => wanted.includes(f)));
+}

@@ -1,0 +1,49 @@
+// Virtual paths: POSIX-style, always absolute, never above "/"; and quoting for 257 replies.
+import path from 'node:path';
+
+/**
+ * Resolve `input` against the virtual working directory `cwd`. Backslashes count as separators
+ * (Windows clients send them) and `..` stops at the virtual root, so the result can never name
+ * anything above "/". Returns undefined for input with NUL bytes.
+ */
+export function resolveVirtual(cwd: string, input: string): string | undefined {
+  if (input.includes('\0')) return undefined;
+  const arg = input.replace(/\\/g, '/');
+  const joined = arg.startsWith('/') ? arg : `${cwd}/${arg}`;
+  const out: string[] = [];
+  for (const seg of joined.split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') { out.pop(); continue; }
+    out.push(seg);
+  }
+  return '/' + out.join('/');
+}
+
+export function virtualParent(p: string): string {
+  return path.posix.dirname(p);
+}
+
+export function virtualBasename(p: string): string {
+  return path.posix.basename(p);
+}
+
+/** RFC 959 appendix II: the path in a 257 reply is quoted and inner quotes are doubled. */
+export function quotePath(p: string): string {
+  return `"${p.replace(/"/g, '""')}"`;
+}
+
+/** Parse the quoted path out of a 257 reply (client side); inverse of quotePath. */
+export function unquotePath(text: string): string | undefined {
+  const start = text.indexOf('"');
+  if (start < 0) return undefined;
+  let out = '';
+  for (let i = start + 1; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '"') {
+      if (text[i + 1] === '"') { out += '"'; i++; continue; }
+      return out;
+    }
+    out += c;
+  }
+  return undefined;
+}

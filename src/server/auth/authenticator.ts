@@ -1,0 +1,74 @@
+// The Authenticator interface and the built-in account source: named users plus optional anonymous.
+import crypto from 'node:crypto';
+import type { Storage } from '../storage/storage.js';
+import { type Permissions, ALL_PERMISSIONS, READ_ONLY, permissionsFrom } from '../permissions.js';
+
+export interface LoginRequest {
+  username: string;
+  password: string;
+  remoteAddress: string;
+  /** True when the control connection is protected by TLS. */
+  secure: boolean;
+}
+
+/** A logged-in identity: where its files are and what it may do. */
+export interface Account {
+  username: string;
+  /** Folder on disk that becomes "/" for this user (used when no storage is given). */
+  root?: string;
+  /** A storage backend of its own (in-memory, object store...); wins over root. */
+  storage?: Storage;
+  permissions: Permissions;
+  anonymous?: boolean;
+}
+
+/** Plug in any account source: return the account, or undefined to refuse the login. */
+export interface Authenticator {
+  authenticate(request: LoginRequest): Promise<Account | undefined>;
+}
+
+export const ANONYMOUS_NAMES = new Set(['anonymous', 'ftp']);
+
+/** Compare secrets in time that depends on neither content nor where they differ. */
+export function safeEqual(a: string, b: string): boolean {
+  const ha = crypto.createHash('sha256').update(a).digest();
+  const hb = crypto.createHash('sha256').update(b).digest();
+  return crypto.timingSafeEqual(ha, hb);
+}
+
+export interface StaticUser {
+  username: string;
+  /** Plain password (development only) ... */
+  password?: string;
+  /** ... or a verifier, e.g. for scrypt hashes from a users file. */
+  verify?: (password: string) => Promise<boolean>;
+  root?: string;
+  permissions?: Partial<Permissions>;
+}
+
+export interface AnonymousOptions {
+  root?: string;
+  permissions?: Partial<Permissions>;
+}
+
+/** Users given in code or on the command line, plus the anonymous login when enabled. */
+export class StaticAuthenticator implements Authenticator {
+  private readonly users = new Map<string, StaticUser>();
+
+  constructor(users: StaticUser[], private readonly anonymous?: AnonymousOptions) {
+    for (const u of users) this.users.set(u.username, u);
+  }
+
+  async authenticate(req: LoginRequest): Promise<Account | undefined> {
+    const user = this.users.get(req.username);
+    if (user) {
+      const ok = user.verify ? await user.verify(req.password) : safeEqual(req.password, user.password ?? crypto.randomUUID());
+      if (!ok) return undefined;
+      return { username: user.username, root: user.root, permissions: permissionsFrom(user.permissions, ALL_PERMISSIONS) };
+    }
+    if (this.anonymous && ANONYMOUS_NAMES.has(req.username.toLowerCase())) {
+      return { username: 'anonymous', root: this.anonymous.root, permissions: permissionsFrom(this.anonymous.permissions, READ_ONLY), anonymous: true };
+    }
+    return undefined;
+  }
+}

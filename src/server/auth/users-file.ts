@@ -1,0 +1,82 @@
+// Accounts from a users file (JSON or YAML) with scrypt hashes, reloaded when the file changes.
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import YAML from 'yaml';
+import type { Logger } from '../../logger.js';
+import type { Permissions } from '../permissions.js';
+import { StaticAuthenticator, type Account, type AnonymousOptions, type Authenticator, type LoginRequest, type StaticUser } from './authenticator.js';
+import { isPasswordHash, verifyPassword } from './password-hash.js';
+
+const PERMISSION_NAMES: (keyof Permissions)[] = ['list', 'download', 'upload', 'overwrite', 'append', 'delete', 'rename', 'mkdir', 'rmdir', 'chmod'];
+
+/** Parse and check a users file's text; throws with the entry and field at fault. */
+export function parseUsersFile(text: string, file: string, baseDir: string): StaticUser[] {
+  const doc = file.endsWith('.json') ? JSON.parse(text) : YAML.parse(text);
+  const list: unknown = Array.isArray(doc) ? doc : doc?.users;
+  if (!Array.isArray(list)) throw new Error(`${file}: expected a list of users (or {users: [...]})`);
+  return list.map((raw: unknown, i: number) => {
+    const e = raw as Record<string, unknown>;
+    const where = `${file}: user #${i + 1}`;
+    if (typeof e?.username !== 'string' || !e.username) throw new Error(`${where}: username missing`);
+    if (typeof e.password !== 'string' || !isPasswordHash(e.password)) {
+      throw new Error(`${where} (${e.username}): password must be a scrypt hash from 'wharf passwd'`);
+    }
+    const home = e.home ?? e.root;
+    if (home !== undefined && typeof home !== 'string') throw new Error(`${where}: home must be a folder path`);
+    let permissions: Partial<Permissions> | undefined;
+    if (e.permissions !== undefined) {
+      permissions = {};
+      const p = e.permissions;
+      if (Array.isArray(p)) {
+        // A list names what is allowed; everything else is denied.
+        for (const name of PERMISSION_NAMES) permissions[name] = p.includes(name);
+        for (const name of p) if (!PERMISSION_NAMES.includes(name)) throw new Error(`${where}: unknown permission ${String(name)}`);
+      } else if (typeof p === 'object' && p) {
+        for (const [k, v] of Object.entries(p)) {
+          if (!PERMISSION_NAMES.includes(k as keyof Permissions) || typeof v !== 'boolean') throw new Error(`${where}: bad permission ${k}`);
+          permissions[k as keyof Permissions] = v;
+        }
+      } else throw new Error(`${where}: permissions must be a list or an object`);
+    }
+    const hash = e.password;
+    return {
+      username: e.username,
+      verify: (pw: string) => verifyPassword(pw, hash),
+      root: home === undefined ? undefined : path.resolve(baseDir, home),
+      permissions,
+    };
+  });
+}
+
+export class UsersFileAuthenticator implements Authenticator {
+  private inner: StaticAuthenticator | undefined;
+  private watcher: fs.StatWatcher | undefined;
+
+  constructor(private readonly file: string, private readonly anonymous: AnonymousOptions | undefined,
+    private readonly logger: Logger) {}
+
+  async load(): Promise<void> {
+    const text = await fsp.readFile(this.file, 'utf8');
+    const users = parseUsersFile(text, this.file, path.dirname(path.resolve(this.file)));
+    this.inner = new StaticAuthenticator(users, this.anonymous);
+    this.logger.info({ file: this.file, users: users.length }, 'users file loaded');
+  }
+
+  /** Poll for changes: works on every filesystem and survives editors that replace the file. */
+  watch(intervalMs = 2000): void {
+    this.watcher = fs.watchFile(this.file, { interval: intervalMs, persistent: false }, (cur, prev) => {
+      if (cur.mtimeMs === prev.mtimeMs && cur.size === prev.size) return;
+      this.load().catch((err: Error) => this.logger.error({ file: this.file, err: err.message }, 'users file not reloaded; keeping the previous accounts'));
+    });
+  }
+
+  unwatch(): void {
+    if (this.watcher) fs.unwatchFile(this.file);
+  }
+
+  authenticate(request: LoginRequest): Promise<Account | undefined> {
+    if (!this.inner) return Promise.resolve(undefined);
+    return this.inner.authenticate(request);
+  }
+}

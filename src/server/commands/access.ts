@@ -1,0 +1,94 @@
+// Access control commands: USER, PASS, ACCT, REIN, QUIT, HOST (RFC 7151), CLNT.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Session } from '../session.js';
+import { ANONYMOUS_NAMES } from '../auth/authenticator.js';
+import { FtpReplyError } from '../errors.js';
+import type { CommandSpec } from './table.js';
+
+export function sessionInfo(s: Session) {
+  return { id: s.id, remoteAddress: s.remoteAddress, username: s.account?.username, secure: s.secure };
+}
+
+function tlsRequiredFor(s: Session, username: string): boolean {
+  const req = s.ctx.options.requireTls;
+  if (!req.control || s.secure) return false;
+  return !(req.anonymousExempt && ANONYMOUS_NAMES.has(username.toLowerCase()));
+}
+
+async function user(s: Session, arg: string) {
+  if (s.account) s.logout(); // a new USER starts a new login, as ProFTPD and RFC 959 allow
+  const name = arg.trim();
+  if (tlsRequiredFor(s, name)) throw new FtpReplyError(530, 'TLS required: use AUTH TLS before logging in.');
+  s.pendingUser = name;
+  s.reply(331, ANONYMOUS_NAMES.has(name.toLowerCase())
+    ? 'Anonymous login ok, send your e-mail address as password.'
+    : `Password required for ${name.slice(0, 64)}.`);
+}
+
+async function pass(s: Session, arg: string) {
+  if (s.account) throw new FtpReplyError(503, 'Already logged in.');
+  const username = s.pendingUser;
+  if (username === undefined) throw new FtpReplyError(503, 'Login with USER first.');
+  s.pendingUser = undefined;
+  s.loginAttempts++;
+  const { ctx } = s;
+  const account = await ctx.authenticator.authenticate({
+    username, password: arg, remoteAddress: s.remoteAddress, secure: s.secure,
+  }).catch((err: unknown) => {
+    ctx.logger.error({ session: s.id, err: (err as Error)?.message }, 'authenticator failed');
+    return undefined;
+  });
+  if (!account) {
+    ctx.logger.info({ session: s.id, remote: s.remoteAddress, user: username }, 'login failed');
+    ctx.emit('loginFailed', { session: sessionInfo(s), username, remoteAddress: s.remoteAddress });
+    // The delay slows guessing on this connection without blocking the event loop.
+    await sleep(ctx.options.failedLoginDelayMs);
+    s.reply(530, 'Login incorrect.');
+    if (s.loginAttempts >= ctx.options.maxLoginAttempts) {
+      s.reply(421, 'Too many failed logins, closing control connection.');
+      s.end();
+    }
+    return;
+  }
+  let storage;
+  try {
+    storage = ctx.storageFor(account);
+    await storage.stat('/');
+  } catch (err) {
+    ctx.logger.error({ session: s.id, user: account.username, err: (err as Error)?.message }, 'home folder unavailable');
+    s.reply(530, 'Login incorrect.');
+    return;
+  }
+  s.loggedIn(account, storage);
+  ctx.logger.info({ session: s.id, remote: s.remoteAddress, user: account.username, secure: s.secure }, 'login');
+  ctx.emit('login', { session: sessionInfo(s), username: account.username, anonymous: !!account.anonymous });
+  s.reply(230, account.anonymous ? 'Anonymous access granted, restrictions apply.' : 'User logged in, proceed.');
+}
+
+export const accessCommands: CommandSpec[] = [
+  { verb: 'USER', handler: user, needsLogin: false, needsArg: true, help: 'USER <sp> username' },
+  { verb: 'PASS', handler: pass, needsLogin: false, help: 'PASS <sp> password' },
+  { verb: 'ACCT', handler: (s) => s.reply(202, 'Account not needed, superfluous at this site.'), needsLogin: false, help: 'ACCT <sp> account' },
+  {
+    verb: 'REIN', needsLogin: false, help: 'REIN',
+    handler: (s) => { s.logout(); s.reply(220, 'Service ready for new user.'); },
+  },
+  {
+    verb: 'QUIT', needsLogin: false, help: 'QUIT',
+    handler: (s) => { s.reply(221, 'Goodbye.'); s.end(); },
+  },
+  {
+    verb: 'HOST', needsLogin: false, needsArg: true, help: 'HOST <sp> hostname',
+    feat: () => ['HOST'],
+    handler: (s, arg) => {
+      // RFC 7151: HOST comes before USER; this server has one virtual host, so any name is accepted.
+      if (s.account || s.pendingUser !== undefined) throw new FtpReplyError(503, 'HOST must come before USER.');
+      s.hostName = arg.trim();
+      s.reply(220, 'Host accepted.');
+    },
+  },
+  {
+    verb: 'CLNT', needsLogin: false, help: 'CLNT <sp> client-name', feat: () => ['CLNT'],
+    handler: (s, arg) => { s.clientName = arg.slice(0, 128); s.reply(200, 'Noted.'); },
+  },
+];

@@ -1,0 +1,84 @@
+// Data-connection set-up: PASV, EPSV (RFC 2428), PORT, EPRT, with the bounce-attack checks.
+import net from 'node:net';
+import { decodeHostPort, decodeEprt, formatPasvReply, formatEpsvReply, normalizeIp } from '../../protocol/address.js';
+import { FtpReplyError } from '../errors.js';
+import { PassiveListener } from '../data-channel.js';
+import type { Session } from '../session.js';
+import type { CommandSpec } from './table.js';
+
+function refuseAfterEpsvAll(s: Session) {
+  if (s.epsvAll) throw new FtpReplyError(503, 'Only EPSV is allowed after EPSV ALL.');
+}
+
+async function openPassive(s: Session): Promise<PassiveListener> {
+  const { options, logger } = s.ctx;
+  const listener = await PassiveListener.open({
+    host: s.localAddress,
+    range: options.pasvRange,
+    expectedPeer: options.allowForeignDataAddress ? undefined : s.remoteAddress,
+    onRejected: (addr) => logger.warn({ session: s.id, from: addr, expected: s.remoteAddress }, 'passive connection from a foreign address refused'),
+  });
+  await s.setPassive(listener);
+  return listener;
+}
+
+async function pasv(s: Session) {
+  refuseAfterEpsvAll(s);
+  const advertised = s.ctx.options.pasvAddress() ?? s.localAddress;
+  if (!net.isIPv4(normalizeIp(advertised))) throw new FtpReplyError(425, 'PASV needs IPv4: use EPSV.');
+  const listener = await openPassive(s);
+  s.reply(227, formatPasvReply({ host: advertised, port: listener.port }));
+}
+
+async function epsv(s: Session, arg: string) {
+  const a = arg.trim().toUpperCase();
+  if (a === 'ALL') {
+    s.epsvAll = true;
+    s.reply(200, 'EPSV ALL ok.');
+    return;
+  }
+  const family = net.isIPv6(s.localAddress) ? '2' : '1';
+  if (a !== '' && a !== '1' && a !== '2') throw new FtpReplyError(501, 'Syntax error in EPSV.');
+  if (a !== '' && a !== family) throw new FtpReplyError(522, `Network protocol not supported, use (${family})`);
+  const listener = await openPassive(s);
+  s.reply(229, formatEpsvReply(listener.port));
+}
+
+/** The bounce-attack defence of RFC 2577: only the client's own address, never a privileged port. */
+function checkActiveTarget(s: Session, host: string, port: number) {
+  const { options } = s.ctx;
+  if (!options.allowForeignDataAddress && normalizeIp(host) !== s.remoteAddress) {
+    throw new FtpReplyError(504, 'Data connections go only to the address of the control connection.');
+  }
+  if (!options.allowLowDataPorts && port < 1024) throw new FtpReplyError(504, 'Data connections to ports below 1024 are refused.');
+}
+
+export const dataConnectionCommands: CommandSpec[] = [
+  { verb: 'PASV', handler: pasv, help: 'PASV' },
+  { verb: 'EPSV', handler: epsv, help: 'EPSV [<sp> 1 | 2 | ALL]', feat: () => ['EPSV'] },
+  {
+    verb: 'PORT', needsArg: true, help: 'PORT <sp> h1,h2,h3,h4,p1,p2',
+    handler: (s, arg) => {
+      refuseAfterEpsvAll(s);
+      const hp = decodeHostPort(arg);
+      if (!hp) throw new FtpReplyError(501, 'Syntax error in PORT.');
+      checkActiveTarget(s, hp.host, hp.port);
+      s.setActive(hp.host, hp.port);
+      s.reply(200, 'PORT command successful.');
+    },
+  },
+  {
+    verb: 'EPRT', needsArg: true, help: 'EPRT <sp> |proto|addr|port|', feat: () => ['EPRT'],
+    handler: (s, arg) => {
+      refuseAfterEpsvAll(s);
+      const r = decodeEprt(arg);
+      if ('error' in r) {
+        if (r.error === 'family') throw new FtpReplyError(522, 'Network protocol not supported, use (1,2)');
+        throw new FtpReplyError(501, 'Syntax error in EPRT.');
+      }
+      checkActiveTarget(s, r.host, r.port);
+      s.setActive(r.host, r.port);
+      s.reply(200, 'EPRT command successful.');
+    },
+  },
+];

@@ -1,0 +1,120 @@
+// File commands: DELE, RNFR/RNTO, SIZE, MDTM, MFMT (RFC 3659 and draft-somers-ftp-mfxx), SITE.
+import { formatTimeVal, parseTimeVal } from '../../protocol/listing.js';
+import { asciiSizeDelta } from '../../protocol/ascii.js';
+import { FtpReplyError } from '../errors.js';
+import type { Session } from '../session.js';
+import { sessionInfo } from './access.js';
+import type { CommandSpec } from './table.js';
+
+/** Largest file whose TYPE A size is computed by reading it; larger ones are refused (exact or nothing). */
+const ASCII_SIZE_LIMIT = 16 * 1024 * 1024;
+
+async function statFile(s: Session, arg: string) {
+  const p = s.resolve(arg);
+  const info = await s.fs.stat(p);
+  if (info.type !== 'file') throw new FtpReplyError(550, 'Not a regular file.');
+  return { p, info };
+}
+
+async function asciiSize(s: Session, p: string): Promise<number> {
+  const stream = await s.fs.createReadStream(p);
+  let size = 0;
+  let lastWasCr = false;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    const d = asciiSizeDelta(chunk, lastWasCr);
+    size += chunk.length + d.extra;
+    lastWasCr = d.lastWasCr;
+  }
+  return size;
+}
+
+const siteHelp = ['SITE commands:', ' CHMOD <sp> mode <sp> pathname', ' HELP', 'End'];
+
+async function site(s: Session, arg: string) {
+  const [sub = '', ...rest] = arg.trim().split(' ');
+  const verb = sub.toUpperCase();
+  if (verb === 'HELP') { s.reply(214, siteHelp); return; }
+  if (verb === 'CHMOD') {
+    const modeText = rest.shift() ?? '';
+    const target = rest.join(' ');
+    if (!/^[0-7]{1,4}$/.test(modeText) || !target) throw new FtpReplyError(501, 'Usage: SITE CHMOD <mode> <path>.');
+    s.require('chmod');
+    await s.fs.chmod(s.resolve(target), parseInt(modeText, 8));
+    s.reply(200, 'SITE CHMOD command successful.');
+    return;
+  }
+  // Deliberately no SITE command that copies, executes or reveals anything (CPFR/CPTO, EXEC...).
+  s.reply(500, 'Unknown SITE command.');
+}
+
+export const fileCommands: CommandSpec[] = [
+  {
+    verb: 'DELE', needsArg: true, help: 'DELE <sp> pathname',
+    handler: async (s, arg) => {
+      s.require('delete');
+      const p = s.resolve(arg);
+      await s.fs.unlink(p);
+      s.ctx.emit('delete', { session: sessionInfo(s), path: p, type: 'file' });
+      s.reply(250, 'File deleted.');
+    },
+  },
+  {
+    verb: 'RNFR', needsArg: true, help: 'RNFR <sp> pathname',
+    handler: async (s, arg) => {
+      s.require('rename');
+      const p = s.resolve(arg);
+      if (p === '/') throw new FtpReplyError(550, 'Permission denied.');
+      await s.fs.stat(p);
+      s.renameFrom = p;
+      s.reply(350, 'File exists, ready for destination name.');
+    },
+  },
+  {
+    verb: 'RNTO', needsArg: true, help: 'RNTO <sp> pathname',
+    handler: async (s, arg) => {
+      const from = s.renameFrom;
+      s.renameFrom = undefined;
+      if (!from) throw new FtpReplyError(503, 'RNFR required first.');
+      s.require('rename');
+      const to = s.resolve(arg);
+      if (to === '/') throw new FtpReplyError(553, 'File name not allowed.');
+      if (!s.account!.permissions.overwrite) {
+        const exists = await s.fs.stat(to).then(() => true, () => false);
+        if (exists) throw new FtpReplyError(550, 'Permission denied: target exists.');
+      }
+      await s.fs.rename(from, to);
+      s.ctx.emit('rename', { session: sessionInfo(s), from, to });
+      s.reply(250, 'Rename successful.');
+    },
+  },
+  {
+    verb: 'SIZE', needsArg: true, help: 'SIZE <sp> pathname', feat: () => ['SIZE'],
+    handler: async (s, arg) => {
+      const { p, info } = await statFile(s, arg);
+      if (s.type === 'I') { s.reply(213, String(info.size)); return; }
+      // RFC 3659 4: in ASCII mode SIZE must be the size as transferred, so compute it or refuse.
+      if (info.size > ASCII_SIZE_LIMIT) throw new FtpReplyError(550, 'SIZE not available in ASCII mode for large files; use TYPE I.');
+      s.reply(213, String(await asciiSize(s, p)));
+    },
+  },
+  {
+    verb: 'MDTM', needsArg: true, help: 'MDTM <sp> pathname', feat: () => ['MDTM'],
+    handler: async (s, arg) => {
+      const { info } = await statFile(s, arg);
+      s.reply(213, formatTimeVal(info.modified ?? new Date(0)).replace(/\.\d+$/, ''));
+    },
+  },
+  {
+    verb: 'MFMT', needsArg: true, help: 'MFMT <sp> time-val <sp> pathname', feat: () => ['MFMT'],
+    handler: async (s, arg) => {
+      const sp = arg.indexOf(' ');
+      const date = sp > 0 ? parseTimeVal(arg.slice(0, sp)) : undefined;
+      if (!date || !arg.slice(sp + 1)) throw new FtpReplyError(501, 'Usage: MFMT YYYYMMDDHHMMSS path.');
+      s.require('upload');
+      const p = s.resolve(arg.slice(sp + 1));
+      await s.fs.setModified(p, date);
+      s.reply(213, `Modify=${formatTimeVal(date)}; ${p}`);
+    },
+  },
+  { verb: 'SITE', needsArg: true, handler: site, help: 'SITE <sp> string' },
+];

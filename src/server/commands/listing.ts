@@ -1,0 +1,155 @@
+// Listing commands: LIST, NLST, MLSD, MLST (RFC 3659) and STAT, streamed line by line.
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { formatListLine, formatMlsxLine, mlstFeatLine, type FileInfo, type PermissionView } from '../../protocol/listing.js';
+import { virtualBasename, virtualParent } from '../../protocol/path.js';
+import { FtpReplyError } from '../errors.js';
+import type { Session } from '../session.js';
+import type { CommandSpec } from './table.js';
+
+const CHUNK_CHARS = 64 * 1024;
+
+/** `LIST -la dir` → `dir`: clients pass ls flags, which this server accepts and ignores. */
+function stripListFlags(arg: string): string {
+  let rest = arg.trim();
+  while (/^-[A-Za-z1]+(\s|$)/.test(rest)) rest = rest.replace(/^-[A-Za-z1]+\s*/, '');
+  return rest;
+}
+
+function globToRegExp(glob: string): RegExp {
+  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${body}$`, 's');
+}
+
+interface Target {
+  /** Entries to show. */
+  entries: AsyncIterable<FileInfo>;
+  /** Prefix for NLST names when the client named a directory. */
+  prefix: string;
+}
+
+/** What a LIST/NLST/STAT argument names: a directory's entries, one file, or a glob in a folder. */
+async function resolveTarget(s: Session, rawArg: string): Promise<Target> {
+  const arg = stripListFlags(rawArg);
+  const p = s.resolve(arg || '.');
+  const base = virtualBasename(p);
+  if (/[*?]/.test(base)) {
+    const dir = virtualParent(p);
+    const re = globToRegExp(base);
+    const info = await s.fs.stat(dir);
+    if (info.type !== 'dir') throw new FtpReplyError(550, 'No such file or directory.');
+    const all = s.fs.list(dir);
+    const prefix = arg.includes('/') ? arg.slice(0, arg.lastIndexOf('/') + 1) : '';
+    return { entries: (async function* () { for await (const e of all) if (re.test(e.name)) yield e; })(), prefix };
+  }
+  const info = await s.fs.stat(p);
+  if (info.type !== 'dir') return { entries: (async function* () { yield { ...info, name: arg ? virtualBasename(p) : info.name }; })(), prefix: arg && arg.includes('/') ? arg.slice(0, arg.lastIndexOf('/') + 1) : '' };
+  return { entries: s.fs.list(p), prefix: arg ? arg.replace(/\/+$/, '') + '/' : '' };
+}
+
+/** Join formatted lines into large chunks so a big listing is a few writes, not one per entry. */
+async function* chunked(entries: AsyncIterable<FileInfo>, format: (e: FileInfo) => string): AsyncGenerator<string> {
+  let buf = '';
+  for await (const e of entries) {
+    buf += format(e) + '\r\n';
+    if (buf.length >= CHUNK_CHARS) { yield buf; buf = ''; }
+  }
+  if (buf) yield buf;
+}
+
+export function permissionView(s: Session): PermissionView {
+  const p = s.account!.permissions;
+  return { read: p.download, write: p.upload, modify: p.delete || p.rename };
+}
+
+async function sendListing(s: Session, target: Target, format: (e: FileInfo) => string, what: string) {
+  const ok = await s.runTransfer({
+    what,
+    opening: 'Here comes the directory listing.',
+    complete: () => 'Directory send OK.',
+    run: async (data, signal) => {
+      let n = 0;
+      const source = Readable.from(chunked(target.entries, format), { objectMode: false, highWaterMark: 4 });
+      source.on('data', (c: Buffer) => { n += c.length; });
+      await pipeline(source, data, { signal });
+      return n;
+    },
+  });
+  void ok;
+}
+
+/** Resolve first (so a missing path is a 550 with no data connection opened), then stream. */
+async function list(s: Session, arg: string, verb: string) {
+  s.require('list');
+  s.requireDataSetup();
+  let target: Target;
+  try {
+    target = await resolveTarget(s, arg);
+  } catch (err) {
+    s.clearData();
+    throw err;
+  }
+  const now = Date.now();
+  const format = verb === 'NLST' ? (e: FileInfo) => target.prefix + e.name : (e: FileInfo) => formatListLine(e, now);
+  await sendListing(s, target, format, verb);
+}
+
+async function mlsd(s: Session, arg: string) {
+  s.require('list');
+  s.requireDataSetup();
+  let p: string;
+  try {
+    p = s.resolve(arg.trim() || '.');
+    const info = await s.fs.stat(p);
+    if (info.type !== 'dir') throw new FtpReplyError(501, 'Not a directory: use MLST for a file.');
+  } catch (err) {
+    s.clearData();
+    throw err;
+  }
+  const perms = permissionView(s);
+  await sendListing(s, { entries: s.fs.list(p), prefix: '' }, (e) => formatMlsxLine(e, s.mlstFacts, perms), 'MLSD');
+}
+
+async function mlst(s: Session, arg: string) {
+  s.require('list');
+  const p = s.resolve(arg.trim() || '.');
+  const info = await s.fs.stat(p);
+  const line = formatMlsxLine(info, s.mlstFacts, permissionView(s), undefined, p);
+  s.reply(250, [`Listing ${p}`, ' ' + line, 'End.']);
+}
+
+async function stat(s: Session, arg: string) {
+  if (!arg.trim()) {
+    const t = s.transfer;
+    const lines = [
+      'wharf FTP server status:',
+      ` Connected to ${s.remoteAddress}`,
+      s.account ? ` Logged in as ${s.account.username}` : ' Not logged in',
+      ` TYPE: ${s.type === 'A' ? 'ASCII' : 'BINARY'}; STRUcture: File; MODE: Stream`,
+      ` Control connection: ${s.secure ? 'TLS' : 'plain'}; data protection: ${s.protection === 'P' ? 'private' : 'clear'}`,
+      t ? ` Transfer in progress: ${t.what}, ${t.bytes()} bytes so far` : ' No data connection',
+      'End of status',
+    ];
+    s.reply(211, lines);
+    return;
+  }
+  if (!s.account) throw new FtpReplyError(530, 'Please login with USER and PASS.');
+  if (s.transfer) throw new FtpReplyError(450, 'Transfer in progress; try again later.');
+  s.require('list');
+  const target = await resolveTarget(s, arg);
+  // Streamed onto the control connection, with backpressure, so a huge folder costs no memory.
+  const sock = s.socket;
+  const write = (text: string) => new Promise<void>((resolve) => { if (sock.write(text)) resolve(); else sock.once('drain', resolve); });
+  await write(`213-Status of ${stripListFlags(arg)}:\r\n`);
+  const now = Date.now();
+  for await (const chunk of chunked(target.entries, (e) => ' ' + formatListLine(e, now))) await write(chunk);
+  s.reply(213, 'End of status.');
+}
+
+export const listingCommands: CommandSpec[] = [
+  { verb: 'LIST', handler: list, help: 'LIST [<sp> pathname]' },
+  { verb: 'NLST', handler: list, help: 'NLST [<sp> pathname]' },
+  { verb: 'MLSD', handler: mlsd, help: 'MLSD [<sp> pathname]' },
+  { verb: 'MLST', handler: mlst, help: 'MLST [<sp> pathname]', feat: (_ctx, s) => [mlstFeatLine(s.mlstFacts)] },
+  { verb: 'STAT', handler: stat, needsLogin: false, help: 'STAT [<sp> pathname]' },
+];

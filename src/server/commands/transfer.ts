@@ -1,0 +1,180 @@
+// Transfer commands: RETR, STOR, APPE, STOU, REST, ABOR, and the parameters TYPE, MODE, STRU, ALLO.
+import crypto from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import type { Duplex, Readable, Writable, Transform } from 'node:stream';
+import { LfToCrlf, CrlfToLf } from '../../protocol/ascii.js';
+import { virtualBasename, virtualParent } from '../../protocol/path.js';
+import { FtpReplyError } from '../errors.js';
+import type { Session } from '../session.js';
+import type { WriteOptions } from '../storage/storage.js';
+import { sessionInfo } from './access.js';
+import type { CommandSpec } from './table.js';
+
+/** Pipe through an optional transform, counting the bytes that cross the data connection. */
+async function copy(from: Readable, transform: Transform | undefined, to: Writable, countOn: 'in' | 'out',
+  signal: AbortSignal): Promise<number> {
+  let n = 0;
+  const counted = countOn === 'in' ? from : (transform ?? from);
+  counted.on('data', (c: Buffer) => { n += c.length; });
+  if (transform) await pipeline(from, transform, to, { signal });
+  else await pipeline(from, to, { signal });
+  return n;
+}
+
+function modeName(s: Session) { return s.type === 'A' ? 'ASCII' : 'BINARY'; }
+
+async function retr(s: Session, arg: string) {
+  s.require('download');
+  s.requireDataSetup();
+  const p = s.resolve(arg);
+  const offset = s.restOffset;
+  s.restOffset = 0;
+  let stream: Readable | undefined;
+  try {
+    const info = await s.fs.stat(p);
+    if (info.type === 'dir') throw new FtpReplyError(550, 'Is a directory.');
+    if (offset > info.size) throw new FtpReplyError(554, 'Restart position beyond end of file.');
+    stream = await s.fs.createReadStream(p, { start: offset });
+    const source = stream;
+    const started = Date.now();
+    const ok = await s.runTransfer({
+      what: `RETR ${p}`,
+      opening: `Opening ${modeName(s)} mode data connection for ${virtualBasename(p)} (${info.size - offset} bytes).`,
+      run: (data: Duplex, signal) => copy(source, s.type === 'A' ? new LfToCrlf() : undefined, data, 'out', signal),
+    });
+    if (ok) {
+      s.ctx.emit('download', { session: sessionInfo(s), path: p, bytes: info.size - offset, durationMs: Date.now() - started });
+    }
+  } catch (err) {
+    s.clearData();
+    throw err;
+  } finally {
+    stream?.destroy();
+  }
+}
+
+async function receive(s: Session, p: string, options: WriteOptions, mode: 'store' | 'append' | 'unique',
+  opening: string, complete?: (n: number) => string) {
+  let sink: Writable | undefined;
+  try {
+    sink = await s.fs.createWriteStream(p, options);
+    const target = sink;
+    const started = Date.now();
+    let received = 0;
+    const ok = await s.runTransfer({
+      what: `${mode.toUpperCase()} ${p}`,
+      opening,
+      complete,
+      run: async (data: Duplex, signal) => (received = await copy(data, s.type === 'A' ? new CrlfToLf() : undefined, target, 'in', signal)),
+    });
+    if (ok) s.ctx.emit('upload', { session: sessionInfo(s), path: p, bytes: received, durationMs: Date.now() - started, mode });
+  } catch (err) {
+    s.clearData();
+    throw err;
+  } finally {
+    if (sink && !sink.destroyed && !sink.writableFinished) sink.destroy();
+  }
+}
+
+async function stor(s: Session, arg: string) {
+  s.require('upload');
+  s.requireDataSetup();
+  const p = s.resolve(arg);
+  const offset = s.restOffset;
+  s.restOffset = 0;
+  const existing = await s.fs.stat(p).catch(() => undefined);
+  if (existing?.type === 'dir') { s.clearData(); throw new FtpReplyError(550, 'Is a directory.'); }
+  if (existing && !s.account!.permissions.overwrite) { s.clearData(); throw new FtpReplyError(550, 'Permission denied: file exists.'); }
+  if (offset > (existing?.size ?? 0)) { s.clearData(); throw new FtpReplyError(554, 'Restart position beyond end of file.'); }
+  await receive(s, p, { start: offset }, 'store', `Opening ${modeName(s)} mode data connection for ${virtualBasename(p)}.`);
+}
+
+async function appe(s: Session, arg: string) {
+  s.requireDataSetup();
+  const p = s.resolve(arg);
+  s.restOffset = 0;
+  const existing = await s.fs.stat(p).catch(() => undefined);
+  if (existing?.type === 'dir') { s.clearData(); throw new FtpReplyError(550, 'Is a directory.'); }
+  s.require(existing ? 'append' : 'upload');
+  await receive(s, p, { append: true }, 'append', `Opening ${modeName(s)} mode data connection for ${virtualBasename(p)}.`);
+}
+
+async function stou(s: Session, arg: string) {
+  s.require('upload');
+  s.requireDataSetup();
+  s.restOffset = 0;
+  const base = arg.trim() ? s.resolve(arg) : `${s.cwd === '/' ? '' : s.cwd}/wharf-${crypto.randomBytes(6).toString('hex')}`;
+  // Find a free name by trying base, base.1, base.2 ...; creation itself is exclusive, so a race
+  // with another session makes the next candidate be tried, never an overwrite.
+  for (let i = 0; i < 100; i++) {
+    const candidate = i === 0 ? base : `${base}.${i}`;
+    const exists = await s.fs.stat(candidate).then(() => true, () => false);
+    if (exists) continue;
+    const name = virtualBasename(candidate);
+    try {
+      await receive(s, candidate, { exclusive: true }, 'unique', `FILE: ${name}`,
+        () => `Transfer complete (unique file name: ${name}).`);
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code === 'EEXIST') continue;
+      throw err;
+    }
+  }
+  s.clearData();
+  throw new FtpReplyError(450, `Could not find a unique name in ${virtualParent(base)}.`);
+}
+
+function type(s: Session, arg: string) {
+  const parts = arg.trim().toUpperCase().split(/\s+/);
+  const [t, p] = parts;
+  if (parts.length > 2) throw new FtpReplyError(501, 'Syntax error in TYPE.');
+  if (t === 'A' && (p === undefined || p === 'N')) { s.type = 'A'; s.reply(200, 'Type set to A.'); return; }
+  if (t === 'I' && p === undefined) { s.type = 'I'; s.reply(200, 'Type set to I.'); return; }
+  if (t === 'L' && p === '8') { s.type = 'I'; s.reply(200, 'Type set to L 8.'); return; }
+  if ((t === 'A' && (p === 'T' || p === 'C')) || t === 'E' || (t === 'L' && p !== undefined && /^\d+$/.test(p))) {
+    throw new FtpReplyError(504, 'Type not implemented for that parameter.');
+  }
+  throw new FtpReplyError(501, 'Unrecognised TYPE.');
+}
+
+function oneOf(supported: string, known: string, name: string) {
+  return (s: Session, arg: string) => {
+    const v = arg.trim().toUpperCase();
+    if (v === supported) { s.reply(200, `${name} set to ${v}.`); return; }
+    if (v.length === 1 && known.includes(v)) throw new FtpReplyError(504, `${name} ${v} not implemented.`);
+    throw new FtpReplyError(501, `Unrecognised ${name}.`);
+  };
+}
+
+async function abor(s: Session) {
+  const t = s.transfer;
+  if (t) {
+    t.abort();
+    await t.done; // the transfer's own 426 goes out first
+    s.reply(226, 'ABOR command successful.');
+    return;
+  }
+  s.clearData();
+  s.reply(225, 'No transfer to abort.');
+}
+
+export const transferCommands: CommandSpec[] = [
+  { verb: 'RETR', needsArg: true, handler: retr, help: 'RETR <sp> pathname' },
+  { verb: 'STOR', needsArg: true, handler: stor, help: 'STOR <sp> pathname' },
+  { verb: 'APPE', needsArg: true, handler: appe, help: 'APPE <sp> pathname' },
+  { verb: 'STOU', handler: stou, help: 'STOU' },
+  {
+    verb: 'REST', needsArg: true, help: 'REST <sp> offset', feat: () => ['REST STREAM'],
+    handler: (s, arg) => {
+      const t = arg.trim();
+      if (!/^\d{1,15}$/.test(t)) throw new FtpReplyError(501, 'REST needs a non-negative byte offset.');
+      s.restOffset = Number(t);
+      s.reply(350, `Restarting at ${s.restOffset}. Send STOR or RETR to initiate transfer.`);
+    },
+  },
+  { verb: 'ABOR', handler: abor, help: 'ABOR' },
+  { verb: 'TYPE', needsArg: true, handler: type, help: 'TYPE <sp> A | I | L 8' },
+  { verb: 'MODE', needsArg: true, handler: oneOf('S', 'SBCZ', 'Mode'), help: 'MODE <sp> S' },
+  { verb: 'STRU', needsArg: true, handler: oneOf('F', 'FRP', 'Structure'), help: 'STRU <sp> F' },
+  { verb: 'ALLO', handler: (s) => s.reply(202, 'ALLO not needed, superfluous at this site.'), help: 'ALLO <sp> bytes' },
+];

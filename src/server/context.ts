@@ -1,0 +1,32 @@
+// What a session needs from its server: resolved options, logger, TLS context, events, registry.
+import type tls from 'node:tls';
+import type { Logger } from '../logger.js';
+import type { Authenticator, Account } from './auth/authenticator.js';
+import type { Storage } from './storage/storage.js';
+import type { Session } from './session.js';
+import type { FtpServerEvents } from './events.js';
+
+export interface ResolvedOptions {
+  greeting: string;
+  pasvRange: [number, number] | undefined;
+  /** IPv4 address advertised in 227 replies instead of the control connection's local address. */
+  pasvAddress: () => string | undefined;
+  maxCommandLength: number;
+  timeouts: { login: number; idle: number; dataConnect: number; dataStall: number };
+  requireTls: { control: boolean; data: boolean; anonymousExempt: boolean };
+  requireTlsSessionReuse: boolean;
+  allowForeignDataAddress: boolean;
+  allowLowDataPorts: boolean;
+  failedLoginDelayMs: number;
+  maxLoginAttempts: number;
+}
+
+export interface ServerContext {
+  options: ResolvedOptions;
+  logger: Logger;
+  authenticator: Authenticator;
+  tlsContext(): tls.SecureContext | undefined;
+  storageFor(account: Account): Storage;
+  emit<E extends keyof FtpServerEvents>(event: E, payload: FtpServerEvents[E]): void;
+  sessionClosed(session: Session): void;
+}

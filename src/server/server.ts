@@ -1,0 +1,239 @@
+// FtpServer: options, the plain and implicit-TLS listeners, the session registry and lifecycle.
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import tls from 'node:tls';
+import dns from 'node:dns/promises';
+import path from 'node:path';
+import { jsonLogger, silentLogger, type Logger } from '../logger.js';
+import { Session } from './session.js';
+import type { ResolvedOptions, ServerContext } from './context.js';
+import type { FtpServerEvents, SessionInfo } from './events.js';
+import { StaticAuthenticator, type Account, type Authenticator, type StaticUser, type AnonymousOptions } from './auth/authenticator.js';
+import { LocalStorage } from './storage/local.js';
+import type { Storage } from './storage/storage.js';
+import { sessionInfo } from './commands/access.js';
+
+export interface TlsOptions {
+  /** PEM certificate (chain allowed) and key, as text or Buffer. */
+  cert: string | Buffer;
+  key: string | Buffer;
+  ca?: string | Buffer;
+  /** Defaults to TLSv1.2. */
+  minVersion?: tls.SecureVersion;
+  ciphers?: string;
+}
+
+export interface FtpServerOptions {
+  /** Address to listen on; default 127.0.0.1. Use '::' or '0.0.0.0' to serve other hosts. */
+  host?: string;
+  /** Control port; default 2121. 0 picks a free one. */
+  port?: number;
+  /** Default folder that becomes "/" for users without a root of their own; default the current folder. */
+  root?: string;
+  /** Storage per account; default a LocalStorage on the account's root. */
+  storage?: (account: Account) => Storage;
+  /** Users for the built-in authenticator. */
+  users?: StaticUser[];
+  /** Enable the anonymous login (read-only unless permissions say otherwise). */
+  anonymous?: boolean | AnonymousOptions;
+  /** Replace the built-in account source entirely. */
+  authenticator?: Authenticator;
+  /** Passive port range, inclusive, e.g. [50000, 50100] or "50000-50100". */
+  pasvRange?: [number, number] | string;
+  /** Public IPv4 address or host name to advertise in 227 replies (servers behind NAT). */
+  pasvAddress?: string;
+  greeting?: string;
+  tls?: TlsOptions;
+  /** Port for implicit FTPS (TLS from the first byte); requires `tls`. */
+  implicitTlsPort?: number;
+  /** Refuse login and clear data connections without TLS. */
+  requireTls?: boolean | { control?: boolean; data?: boolean; anonymousExempt?: boolean };
+  /** Data connections must resume the control connection's TLS session (vsftpd's require_ssl_reuse). */
+  requireTlsSessionReuse?: boolean;
+  timeouts?: Partial<ResolvedOptions['timeouts']>;
+  maxCommandLength?: number;
+  /** Allow PORT/EPRT to other hosts and passive connections from them (FXP); off by default. */
+  allowForeignDataAddress?: boolean;
+  allowLowDataPorts?: boolean;
+  failedLoginDelayMs?: number;
+  maxLoginAttempts?: number;
+  /** How long close() lets running transfers finish before cutting them. */
+  shutdownGraceMs?: number;
+  logger?: Logger | 'stderr';
+}
+
+export interface ListeningAddresses {
+  host: string;
+  port: number;
+  implicitTlsPort?: number;
+}
+
+export function parsePortRange(value: [number, number] | string | undefined): [number, number] | undefined {
+  if (value === undefined) return undefined;
+  const [min, max] = typeof value === 'string' ? value.split('-').map((v) => Number(v.trim())) : value;
+  if (!Number.isInteger(min) || !Number.isInteger(max) || min! < 1024 || max! > 65535 || min! > max!) {
+    throw new Error(`invalid passive port range: ${String(value)} (want MIN-MAX within 1024-65535)`);
+  }
+  return [min!, max!];
+}
+
+function resolveOptions(o: FtpServerOptions, pasvAddress: () => string | undefined): ResolvedOptions {
+  const req = o.requireTls;
+  const requireTls = typeof req === 'object'
+    ? { control: req.control ?? true, data: req.data ?? true, anonymousExempt: req.anonymousExempt ?? false }
+    : { control: !!req, data: !!req, anonymousExempt: false };
+  return {
+    greeting: o.greeting ?? 'wharf FTP server ready.',
+    pasvRange: parsePortRange(o.pasvRange),
+    pasvAddress,
+    maxCommandLength: o.maxCommandLength ?? 4096,
+    timeouts: { login: 60_000, idle: 300_000, dataConnect: 30_000, dataStall: 300_000, ...o.timeouts },
+    requireTls,
+    requireTlsSessionReuse: o.requireTlsSessionReuse ?? false,
+    allowForeignDataAddress: o.allowForeignDataAddress ?? false,
+    allowLowDataPorts: o.allowLowDataPorts ?? false,
+    failedLoginDelayMs: o.failedLoginDelayMs ?? 1000,
+    maxLoginAttempts: o.maxLoginAttempts ?? 5,
+  };
+}
+
+export interface FtpServer {
+  on<E extends keyof FtpServerEvents>(event: E, listener: (payload: FtpServerEvents[E]) => void): this;
+  once<E extends keyof FtpServerEvents>(event: E, listener: (payload: FtpServerEvents[E]) => void): this;
+  off<E extends keyof FtpServerEvents>(event: E, listener: (payload: FtpServerEvents[E]) => void): this;
+  emit<E extends keyof FtpServerEvents>(event: E, payload: FtpServerEvents[E]): boolean;
+}
+
+export class FtpServer extends EventEmitter {
+  readonly options: FtpServerOptions;
+  private readonly resolved: ResolvedOptions;
+  private readonly logger: Logger;
+  private readonly authenticator: Authenticator;
+  private readonly sessions = new Set<Session>();
+  private secureContext: tls.SecureContext | undefined;
+  private plainServer: net.Server | undefined;
+  private tlsServer: tls.Server | undefined;
+  private advertised: string | undefined;
+  private closing = false;
+  private readonly ctx: ServerContext;
+
+  constructor(options: FtpServerOptions = {}) {
+    super();
+    this.options = options;
+    this.logger = options.logger === 'stderr' ? jsonLogger(process.stderr) : options.logger ?? silentLogger;
+    this.resolved = resolveOptions(options, () => this.advertised);
+    const anonymous = options.anonymous === true ? {} : options.anonymous || undefined;
+    this.authenticator = options.authenticator ?? new StaticAuthenticator(options.users ?? [], anonymous);
+    if (options.tls) this.secureContext = this.buildContext(options.tls);
+    this.ctx = this.context();
+    if (options.implicitTlsPort !== undefined && !options.tls) throw new Error('implicitTlsPort needs tls options');
+    if (this.resolved.requireTls.control && !options.tls) throw new Error('requireTls needs tls options');
+  }
+
+  private buildContext(t: TlsOptions): tls.SecureContext {
+    return tls.createSecureContext({
+      cert: t.cert, key: t.key, ca: t.ca,
+      minVersion: t.minVersion ?? 'TLSv1.2',
+      ciphers: t.ciphers,
+      honorCipherOrder: true,
+    });
+  }
+
+  /** Swap in a renewed certificate: new sessions and data connections use it, running ones keep theirs. */
+  reloadTls(t: TlsOptions): void {
+    this.secureContext = this.buildContext(t);
+    this.options.tls = t;
+    this.logger.info({}, 'TLS certificate reloaded');
+  }
+
+  private context(): ServerContext {
+    return {
+      options: this.resolved,
+      logger: this.logger,
+      authenticator: this.authenticator,
+      tlsContext: () => this.secureContext,
+      storageFor: (account) => account.storage ?? this.options.storage?.(account) ??
+        new LocalStorage(path.resolve(account.root ?? this.options.root ?? process.cwd())),
+      emit: (event, payload) => {
+        // An application's listener that throws must not break the session that triggered it.
+        try { if (event !== 'error' || this.listenerCount('error') > 0) this.emit(event, payload); } catch (err) {
+          this.logger.error({ event, err: (err as Error)?.message }, 'event listener threw');
+        }
+      },
+      sessionClosed: (s) => {
+        this.sessions.delete(s);
+        this.ctx.emit('disconnect', sessionInfo(s));
+      },
+    };
+  }
+
+  private accept(socket: net.Socket, implicit: boolean) {
+    if (this.closing) { socket.destroy(); return; }
+    const session = new Session(this.ctx, socket, implicit);
+    this.sessions.add(session);
+    this.ctx.emit('connect', sessionInfo(session));
+    session.greet();
+  }
+
+  async listen(): Promise<ListeningAddresses> {
+    const host = this.options.host ?? '127.0.0.1';
+    if (this.options.pasvAddress) await this.resolvePasvAddress(this.options.pasvAddress);
+    this.plainServer = net.createServer({ noDelay: true }, (s) => this.accept(s, false));
+    await listenOn(this.plainServer, host, this.options.port ?? 2121);
+    let implicitTlsPort: number | undefined;
+    if (this.options.implicitTlsPort !== undefined) {
+      this.tlsServer = tls.createServer({ SNICallback: (_name, cb) => cb(null, this.secureContext!) }, (s) => this.accept(s, true));
+      this.tlsServer.on('tlsClientError', (err, s) => {
+        this.logger.info({ remote: s.remoteAddress, err: err.message }, 'TLS handshake failed on implicit FTPS port');
+        s.destroy();
+      });
+      await listenOn(this.tlsServer, host, this.options.implicitTlsPort);
+      implicitTlsPort = (this.tlsServer.address() as net.AddressInfo).port;
+    }
+    const port = (this.plainServer.address() as net.AddressInfo).port;
+    this.logger.info({ host, port, implicitTlsPort }, 'listening');
+    return { host, port, implicitTlsPort };
+  }
+
+  /** A host name (dynamic DNS) is looked up at start; an IP is used as given. */
+  private async resolvePasvAddress(value: string) {
+    if (net.isIPv4(value)) { this.advertised = value; return; }
+    if (net.isIP(value)) throw new Error('pasvAddress must be an IPv4 address or a host name');
+    const { address } = await dns.lookup(value, { family: 4 });
+    this.advertised = address;
+  }
+
+  address(): ListeningAddresses | undefined {
+    const a = this.plainServer?.address() as net.AddressInfo | null | undefined;
+    if (!a) return undefined;
+    const t = this.tlsServer?.address() as net.AddressInfo | null | undefined;
+    return { host: a.address, port: a.port, implicitTlsPort: t?.port };
+  }
+
+  /** Sessions now open, for status pages and admin tools. */
+  get connections(): SessionInfo[] {
+    return [...this.sessions].map(sessionInfo);
+  }
+
+  /** Stop accepting, let running transfers end (bounded by shutdownGraceMs), then close every session. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    const stopped = Promise.all([this.plainServer, this.tlsServer].filter(Boolean).map((srv) =>
+      new Promise<void>((resolve) => srv!.close(() => resolve()))));
+    const grace = this.options.shutdownGraceMs ?? 10_000;
+    const all = Promise.all([...this.sessions].map((s) => s.shutdown()));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([all, new Promise<void>((r) => { timer = setTimeout(r, grace); })]);
+    clearTimeout(timer);
+    for (const s of this.sessions) s.destroy();
+    await stopped;
+  }
+}
+
+function listenOn(server: net.Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port }, () => { server.removeListener('error', reject); resolve(); });
+  });
+}

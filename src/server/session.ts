@@ -1,0 +1,395 @@
+// One control connection: its state, the reply writer, the ordered dispatch loop and running transfers.
+import net from 'node:net';
+import tls from 'node:tls';
+import type { Duplex } from 'node:stream';
+import { CommandLineSplitter, parseCommandLine } from '../protocol/command-line.js';
+import { formatReply } from '../protocol/reply.js';
+import { normalizeIp } from '../protocol/address.js';
+import { resolveVirtual } from '../protocol/path.js';
+import { MLST_FACTS, type MlstFact } from '../protocol/listing.js';
+import { FtpReplyError } from './errors.js';
+import { StorageError, type Storage } from './storage/storage.js';
+import type { Account } from './auth/authenticator.js';
+import type { Permission } from './permissions.js';
+import { PassiveListener, connectActive, secureDataSocket, DataChannelError } from './data-channel.js';
+import { COMMANDS } from './commands/index.js';
+import type { ServerContext } from './context.js';
+
+/** Commands answered at once even while a transfer runs (RFC 959 asks this of ABOR and STAT). */
+const DURING_TRANSFER = new Set(['ABOR', 'STAT', 'NOOP']);
+/** Commands that keep a pending RNFR / REST alive when they come in between. */
+const KEEPS_RENAME = new Set(['RNTO']);
+const MAX_QUEUED_LINES = 64;
+
+type DataSetup =
+  | { kind: 'passive'; listener: PassiveListener }
+  | { kind: 'active'; host: string; port: number };
+
+interface RunningTransfer {
+  abort(): void;
+  done: Promise<void>;
+  bytes: () => number;
+  what: string;
+}
+
+export interface TransferSpec {
+  /** Text of the 150 reply. */
+  opening: string;
+  /** Moves the bytes; returns how many crossed the data connection. */
+  run(data: Duplex, aborted: AbortSignal): Promise<number>;
+  /** Text of the 226 reply. */
+  complete?: (bytes: number) => string;
+  what: string;
+}
+
+let nextSessionId = 1;
+
+export class Session {
+  readonly id = nextSessionId++;
+  socket: net.Socket;
+  readonly remoteAddress: string;
+  readonly localAddress: string;
+  readonly startedAt = Date.now();
+
+  /** Control connection protected by TLS (AUTH TLS done, or implicit FTPS). */
+  secure: boolean;
+  implicitTls: boolean;
+  pbszSet = false;
+  protection: 'C' | 'P';
+
+  pendingUser: string | undefined;
+  account: Account | undefined;
+  storage: Storage | undefined;
+  loginAttempts = 0;
+  cwd = '/';
+  type: 'A' | 'I' = 'A';
+  restOffset = 0;
+  renameFrom: string | undefined;
+  epsvAll = false;
+  mlstFacts = new Set<MlstFact>(MLST_FACTS);
+  clientName: string | undefined;
+  hostName: string | undefined;
+
+  private data: DataSetup | undefined;
+  transfer: RunningTransfer | undefined;
+  private readonly splitter: CommandLineSplitter;
+  private queue: string[] = [];
+  private busy = false;
+  private closed = false;
+  private loginTimer: NodeJS.Timeout | undefined;
+  private readonly onData = (chunk: Buffer) => this.receive(chunk);
+
+  constructor(readonly ctx: ServerContext, socket: net.Socket, implicitTls: boolean) {
+    this.socket = socket;
+    this.remoteAddress = normalizeIp(socket.remoteAddress ?? '');
+    this.localAddress = normalizeIp(socket.localAddress ?? '');
+    this.secure = implicitTls;
+    this.implicitTls = implicitTls;
+    this.protection = implicitTls ? 'P' : 'C';
+    this.splitter = new CommandLineSplitter(ctx.options.maxCommandLength);
+    this.attach(socket);
+    this.loginTimer = setTimeout(() => this.timeout('Login timeout'), ctx.options.timeouts.login);
+    this.loginTimer.unref();
+  }
+
+  get log() { return this.ctx.logger; }
+
+  private attach(socket: net.Socket) {
+    socket.setNoDelay(true);
+    socket.on('data', this.onData);
+    socket.on('error', (err) => this.log.debug({ session: this.id, err: err.message }, 'control connection error'));
+    socket.on('close', () => this.cleanup());
+    socket.setTimeout(this.ctx.options.timeouts.idle, () => {
+      if (this.transfer) return; // a transfer has its own stall timeout
+      this.timeout('Idle timeout');
+    });
+  }
+
+  greet() {
+    this.reply(220, this.ctx.options.greeting);
+  }
+
+  // ---- replies ----
+
+  reply(code: number, text: string | string[]): void {
+    if (this.closed || this.socket.destroyed || !this.socket.writable) return;
+    this.socket.write(formatReply(code, text));
+  }
+
+  private timeout(why: string) {
+    this.log.info({ session: this.id, remote: this.remoteAddress }, why);
+    this.reply(421, `${why}, closing control connection.`);
+    this.end();
+  }
+
+  /** Close after the last reply is flushed; destroy if the peer does not read it. */
+  end() {
+    if (this.closed) return;
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), 2000).unref();
+  }
+
+  // ---- the command loop ----
+
+  private receive(chunk: Buffer) {
+    for (const ev of this.splitter.push(chunk)) {
+      if (ev.kind === 'too-long') { this.enqueueReply(500, 'Command line too long.'); continue; }
+      if (ev.kind === 'invalid') { this.enqueueReply(501, `Rejected: ${ev.reason}.`); continue; }
+      if (ev.line.trim() === '') continue;
+      const verb = parseCommandLine(ev.line).verb;
+      if (this.transfer && DURING_TRANSFER.has(verb)) {
+        void this.execute(ev.line);
+        continue;
+      }
+      this.queue.push(ev.line);
+    }
+    // A client that floods commands without reading replies is slowed, not buffered without end.
+    if (this.queue.length > MAX_QUEUED_LINES || this.socket.writableLength > 1024 * 1024) this.socket.pause();
+    void this.pump();
+  }
+
+  /** Errors found while splitting are answered in order with the commands around them. */
+  private enqueueReply(code: number, text: string) {
+    this.queue.push(`\u0000${code} ${text}`);
+  }
+
+  private async pump() {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      while (this.queue.length && !this.closed) {
+        const line = this.queue.shift()!;
+        if (line.startsWith('\u0000')) {
+          this.reply(Number(line.slice(1, 4)), line.slice(5));
+          continue;
+        }
+        await this.execute(line);
+        if (this.socket.isPaused() && this.queue.length < MAX_QUEUED_LINES / 4 && !this.closed) this.socket.resume();
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async execute(line: string) {
+    const { verb, arg } = parseCommandLine(line);
+    const spec = COMMANDS.get(verb);
+    this.log.debug({ session: this.id, verb, arg: verb === 'PASS' ? '****' : arg }, 'command');
+    if (!spec) {
+      this.reply(500, `'${verb.slice(0, 32)}': command not understood.`);
+      return;
+    }
+    if (!KEEPS_RENAME.has(spec.verb)) this.renameFrom = undefined;
+    if (!spec.handler) {
+      this.reply(502, `${spec.verb} not implemented.`);
+      return;
+    }
+    if (spec.needsLogin !== false && !this.account) {
+      this.reply(530, 'Please login with USER and PASS.');
+      return;
+    }
+    if (spec.needsArg && arg.trim() === '') {
+      this.reply(501, `${spec.verb} needs an argument.`);
+      return;
+    }
+    try {
+      await spec.handler(this, arg, verb);
+    } catch (err) {
+      this.replyError(err, spec.verb);
+    }
+  }
+
+  replyError(err: unknown, verb: string) {
+    if (err instanceof FtpReplyError) { this.reply(err.code, err.message); return; }
+    if (err instanceof DataChannelError) { this.reply(err.code, err.message); return; }
+    if (err instanceof StorageError) { this.reply(...storageReply(err)); return; }
+    // Unexpected: log the detail, tell the client nothing about the server's internals.
+    this.log.error({ session: this.id, verb, err: err instanceof Error ? err.stack : String(err) }, 'command failed');
+    this.reply(451, 'Requested action aborted: local error in processing.');
+  }
+
+  // ---- paths and permissions ----
+
+  /** Resolve a client path against the working directory, inside the virtual root. */
+  resolve(arg: string): string {
+    const p = resolveVirtual(this.cwd, arg);
+    if (p === undefined) throw new FtpReplyError(553, 'File name not allowed.');
+    return p;
+  }
+
+  require(perm: Permission): void {
+    if (!this.account?.permissions[perm]) throw new FtpReplyError(550, 'Permission denied.');
+  }
+
+  get fs(): Storage {
+    if (!this.storage) throw new FtpReplyError(530, 'Not logged in.');
+    return this.storage;
+  }
+
+  // ---- login ----
+
+  logout() {
+    this.account = undefined;
+    this.storage = undefined;
+    this.pendingUser = undefined;
+    this.cwd = '/';
+    this.type = 'A';
+    this.restOffset = 0;
+    this.renameFrom = undefined;
+    this.epsvAll = false;
+    this.mlstFacts = new Set(MLST_FACTS);
+    this.hostName = undefined;
+    this.clearData();
+  }
+
+  loggedIn(account: Account, storage: Storage) {
+    this.account = account;
+    this.storage = storage;
+    this.pendingUser = undefined;
+    this.cwd = '/';
+    if (this.loginTimer) { clearTimeout(this.loginTimer); this.loginTimer = undefined; }
+  }
+
+  // ---- data connections ----
+
+  async setPassive(listener: PassiveListener) {
+    this.clearData();
+    this.data = { kind: 'passive', listener };
+  }
+
+  setActive(host: string, port: number) {
+    this.clearData();
+    this.data = { kind: 'active', host, port };
+  }
+
+  clearData() {
+    if (this.data?.kind === 'passive') this.data.listener.dispose();
+    this.data = undefined;
+  }
+
+  hasDataSetup(): boolean { return this.data !== undefined; }
+
+  /** Refuse early, before any file is opened, when no PORT/PASV came first. */
+  requireDataSetup() {
+    if (!this.data) throw new FtpReplyError(425, 'Use PORT, PASV, EPRT or EPSV first.');
+    if (this.ctx.options.requireTls.data && this.protection !== 'P' && !this.exemptFromTls()) {
+      throw new FtpReplyError(521, 'Data connections must be protected: use PROT P.');
+    }
+  }
+
+  exemptFromTls(): boolean {
+    return !!this.account?.anonymous && this.ctx.options.requireTls.anonymousExempt;
+  }
+
+  private async openData(): Promise<Duplex> {
+    const setup = this.data;
+    if (!setup) throw new FtpReplyError(425, 'Use PORT, PASV, EPRT or EPSV first.');
+    const t = this.ctx.options.timeouts;
+    let raw: net.Socket;
+    if (setup.kind === 'passive') raw = await setup.listener.accept(t.dataConnect);
+    else raw = await connectActive(setup.host, setup.port, this.localAddress || undefined, t.dataConnect);
+    raw.setTimeout(t.dataStall, () => raw.destroy(new Error('data connection stalled')));
+    if (this.protection !== 'P') return raw;
+    const context = this.ctx.tlsContext();
+    if (!context) throw new FtpReplyError(425, 'TLS not configured.');
+    const secured = await secureDataSocket(raw, context, t.dataConnect, this.ctx.options.requireTlsSessionReuse);
+    secured.setTimeout(t.dataStall, () => secured.destroy(new Error('data connection stalled')));
+    return secured;
+  }
+
+  /**
+   * Run one transfer: 150, data connection, bytes, then 226 (or 425/426/451). Awaited by the
+   * command loop, so later commands wait their turn, while ABOR/STAT/NOOP are answered at once.
+   */
+  async runTransfer(spec: TransferSpec): Promise<boolean> {
+    const controller = new AbortController();
+    let bytes = 0;
+    let socket: Duplex | undefined;
+    let finish!: () => void;
+    const done = new Promise<void>((r) => (finish = r));
+    this.transfer = {
+      abort: () => { controller.abort(); socket?.destroy(); this.clearData(); },
+      done,
+      bytes: () => bytes,
+      what: spec.what,
+    };
+    try {
+      this.reply(150, spec.opening);
+      socket = await this.openData();
+      if (controller.signal.aborted) throw new Error('aborted');
+      bytes = await spec.run(socket, controller.signal);
+      this.reply(226, spec.complete ? spec.complete(bytes) : 'Transfer complete.');
+      return true;
+    } catch (err) {
+      if (controller.signal.aborted) this.reply(426, 'Connection closed; transfer aborted.');
+      else if (err instanceof DataChannelError || err instanceof FtpReplyError) this.reply(err.code, err.message);
+      else if (err instanceof StorageError) this.reply(...storageReply(err, true));
+      else {
+        this.log.debug({ session: this.id, err: (err as Error)?.message }, 'transfer failed');
+        this.reply(426, 'Connection closed; transfer aborted.');
+      }
+      return false;
+    } finally {
+      if (socket && !socket.destroyed) socket.destroy();
+      this.clearData();
+      this.transfer = undefined;
+      finish();
+    }
+  }
+
+  // ---- TLS ----
+
+  /** Switch the control connection to TLS after `234`; bytes pipelined behind AUTH are dropped. */
+  upgradeToTls(context: tls.SecureContext) {
+    this.queue = [];
+    const raw = this.socket;
+    raw.removeListener('data', this.onData);
+    raw.removeAllListeners('close');
+    raw.removeAllListeners('timeout');
+    raw.setTimeout(0);
+    const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: context });
+    this.secure = true;
+    this.socket = secure;
+    secure.on('secure', () => this.log.debug({ session: this.id, protocol: secure.getProtocol() }, 'control connection secured'));
+    this.attach(secure);
+    secure.on('error', (err) => {
+      this.log.info({ session: this.id, remote: this.remoteAddress, err: err.message }, 'TLS handshake failed on control connection');
+      secure.destroy();
+    });
+  }
+
+  // ---- teardown ----
+
+  private cleanup() {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.loginTimer) clearTimeout(this.loginTimer);
+    this.transfer?.abort();
+    this.clearData();
+    this.queue = [];
+    this.ctx.sessionClosed(this);
+  }
+
+  /** Server shutdown: wait for a running transfer (bounded by the caller), then say goodbye. */
+  async shutdown(): Promise<void> {
+    if (this.transfer) await this.transfer.done;
+    this.reply(421, 'Server shutting down.');
+    this.end();
+  }
+
+  destroy() { this.socket.destroy(); }
+  get isClosed() { return this.closed; }
+}
+
+export function storageReply(err: StorageError, transfer = false): [number, string] {
+  switch (err.code) {
+    case 'ENOENT': return [550, 'No such file or directory.'];
+    case 'EEXIST': return [550, 'File exists.'];
+    case 'ENOTDIR': return [550, 'Not a directory.'];
+    case 'EISDIR': return [550, 'Is a directory.'];
+    case 'ENOTEMPTY': return [550, 'Directory not empty.'];
+    case 'ENOSPC': return [452, 'Insufficient storage space.'];
+    case 'EINVAL': return [550, 'Invalid argument.'];
+    default: return transfer ? [451, 'Requested action aborted: local error in processing.'] : [550, 'Permission denied.'];
+  }
+}

@@ -1,0 +1,43 @@
+// The Storage interface: the virtual filesystem every handler talks to instead of `fs`.
+import type { Readable, Writable } from 'node:stream';
+import type { FileInfo } from '../../protocol/listing.js';
+
+/**
+ * Errors a backend throws are mapped to replies by code. Backends use these Node-style codes so
+ * the local backend can pass `fs` errors through and the in-memory one can mimic them.
+ */
+export type StorageErrorCode = 'ENOENT' | 'EEXIST' | 'ENOTDIR' | 'EISDIR' | 'ENOTEMPTY' | 'EACCES' | 'EPERM' | 'EINVAL' | 'ENOSPC' | 'ELOOP';
+
+export class StorageError extends Error {
+  constructor(public readonly code: StorageErrorCode, message?: string) {
+    super(message ?? code);
+    this.name = 'StorageError';
+  }
+}
+
+export interface WriteOptions {
+  /** Start writing at this byte offset, keeping what comes before (REST + STOR). */
+  start?: number;
+  /** Append to the end (APPE). */
+  append?: boolean;
+  /** Fail with EEXIST if the file exists (STOU, no-overwrite policies). */
+  exclusive?: boolean;
+}
+
+/**
+ * All paths are virtual: absolute, POSIX, already normalised by the protocol layer so they never
+ * contain `..`. A backend must still guarantee nothing outside its root is reached (symbolic links).
+ */
+export interface Storage {
+  stat(path: string): Promise<FileInfo>;
+  /** Entries of a directory, streamed so a 100,000-entry listing does not sit in memory. */
+  list(path: string): AsyncIterable<FileInfo>;
+  createReadStream(path: string, options?: { start?: number }): Promise<Readable>;
+  createWriteStream(path: string, options?: WriteOptions): Promise<Writable>;
+  mkdir(path: string): Promise<void>;
+  rmdir(path: string): Promise<void>;
+  unlink(path: string): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  chmod(path: string, mode: number): Promise<void>;
+  setModified(path: string, date: Date): Promise<void>;
+}
