@@ -1,0 +1,86 @@
+// Storage backends: the local folder stays confined (traversal, symlinks), the in-memory one behaves alike.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { LocalStorage, MemoryStorage } from '../../dist/index.js';
+
+let dir, root, outside;
+before(async () => {
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'wharf-storage-'));
+  root = path.join(dir, 'root');
+  outside = path.join(dir, 'outside');
+  await fs.mkdir(path.join(root, 'in'), { recursive: true });
+  await fs.mkdir(outside);
+  await fs.writeFile(path.join(outside, 'secret.txt'), 'secret');
+  await fs.writeFile(path.join(root, 'in', 'ok.txt'), 'ok');
+  await fs.symlink(outside, path.join(root, 'escape-dir'));
+  await fs.symlink(path.join(outside, 'secret.txt'), path.join(root, 'escape-file'));
+  await fs.symlink(path.join(outside, 'new.txt'), path.join(root, 'dangling'));
+  await fs.symlink(path.join(root, 'in', 'ok.txt'), path.join(root, 'inside-link'));
+});
+after(async () => { await fs.rm(dir, { recursive: true, force: true }); });
+
+const read = async (stream) => { const c = []; for await (const x of stream) c.push(x); return Buffer.concat(c).toString(); };
+
+test('local storage: symlinks inside the root work, those leading out are refused', async () => {
+  const s = new LocalStorage(root);
+  const secretMode = (await fs.stat(path.join(outside, 'secret.txt'))).mode;
+  assert.equal(await read(await s.createReadStream('/inside-link')), 'ok');
+  await assert.rejects(s.createReadStream('/escape-file'), { code: 'EACCES' });
+  await assert.rejects(s.stat('/escape-dir/secret.txt'), { code: 'EACCES' });
+  await assert.rejects(s.createWriteStream('/escape-dir/new.txt'), { code: 'EACCES' });
+  await assert.rejects(s.createWriteStream('/dangling'), { code: 'EACCES' });
+  await assert.rejects(s.mkdir('/escape-dir/sub'), { code: 'EACCES' });
+  await assert.rejects(s.chmod('/escape-file', 0o777), { code: 'EACCES' });
+  await assert.rejects(s.list('/escape-dir')[Symbol.asyncIterator]().next(), { code: 'EACCES' });
+  await assert.rejects(fs.stat(path.join(outside, 'new.txt')));
+  assert.equal((await fs.stat(path.join(outside, 'secret.txt'))).mode, secretMode, 'chmod through a link changed nothing outside');
+  // Removing a link removes the link, never its target.
+  await s.unlink('/escape-file');
+  assert.equal(await fs.readFile(path.join(outside, 'secret.txt'), 'utf8'), 'secret');
+  await fs.symlink(path.join(outside, 'secret.txt'), path.join(root, 'escape-file'));
+});
+
+test('local storage: listings hide where outside links lead', async () => {
+  const s = new LocalStorage(root);
+  const entries = [];
+  for await (const e of s.list('/')) entries.push(e);
+  const byName = Object.fromEntries(entries.map((e) => [e.name, e]));
+  assert.equal(byName['inside-link'].type, 'file');
+  assert.equal(byName['escape-dir'].type, 'link');
+  assert.equal(byName['escape-dir'].target, undefined);
+  assert.ok(!JSON.stringify(entries).includes(outside));
+});
+
+test('local storage: REST offset keeps the prefix and replaces the tail; beyond the end is refused', async () => {
+  const s = new LocalStorage(root);
+  await fs.writeFile(path.join(root, 'r.bin'), 'AAAAAAAAAA');
+  const w = await s.createWriteStream('/r.bin', { start: 4 });
+  await new Promise((res, rej) => w.end('bb', (e) => (e ? rej(e) : res())));
+  await new Promise((r) => w.once('close', r));
+  assert.equal(await fs.readFile(path.join(root, 'r.bin'), 'utf8'), 'AAAAbb');
+  await assert.rejects(s.createWriteStream('/r.bin', { start: 100 }), { code: 'EINVAL' });
+  await assert.rejects(s.createWriteStream('/r.bin', { exclusive: true }), { code: 'EEXIST' });
+});
+
+test('memory storage: the same contract', async () => {
+  const m = new MemoryStorage();
+  await m.mkdir('/d');
+  await assert.rejects(m.mkdir('/d'), { code: 'EEXIST' });
+  const w = await m.createWriteStream('/d/f.txt');
+  await new Promise((r) => w.end('hello', r));
+  assert.equal((await m.stat('/d/f.txt')).size, 5);
+  assert.equal(await read(await m.createReadStream('/d/f.txt', { start: 1 })), 'ello');
+  await assert.rejects(m.rmdir('/d'), { code: 'ENOTEMPTY' });
+  await m.rename('/d/f.txt', '/g.txt');
+  await assert.rejects(m.stat('/d/f.txt'), { code: 'ENOENT' });
+  await assert.rejects(m.rename('/d', '/d/inner'), { code: 'EINVAL' });
+  const a = await m.createWriteStream('/g.txt', { append: true });
+  await new Promise((r) => a.end('!', r));
+  assert.equal(m.readFile('/g.txt').toString(), 'hello!');
+  const names = [];
+  for await (const e of m.list('/')) names.push(e.name);
+  assert.deepEqual(names.sort(), ['d', 'g.txt']);
+});
