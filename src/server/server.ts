@@ -112,7 +112,7 @@ export class FtpServer extends EventEmitter {
   private readonly sessions = new Set<Session>();
   private secureContext: tls.SecureContext | undefined;
   private plainServer: net.Server | undefined;
-  private tlsServer: tls.Server | undefined;
+  private tlsServer: net.Server | undefined;
   private advertised: string | undefined;
   private closing = false;
   private readonly ctx: ServerContext;
@@ -182,11 +182,10 @@ export class FtpServer extends EventEmitter {
     await listenOn(this.plainServer, host, this.options.port ?? 2121);
     let implicitTlsPort: number | undefined;
     if (this.options.implicitTlsPort !== undefined) {
-      this.tlsServer = tls.createServer({ SNICallback: (_name, cb) => cb(null, this.secureContext!) }, (s) => this.accept(s, true));
-      this.tlsServer.on('tlsClientError', (err, s) => {
-        this.logger.info({ remote: s.remoteAddress, err: err.message }, 'TLS handshake failed on implicit FTPS port');
-        s.destroy();
-      });
+      // A plain listener whose sockets the session wraps in TLS itself: the same SecureContext (and
+      // so the same session-ticket keys) then serves control and data connections, which is what
+      // lets data connections resume the control connection's TLS session.
+      this.tlsServer = net.createServer({ noDelay: true }, (s) => this.accept(s, true));
       await listenOn(this.tlsServer, host, this.options.implicitTlsPort);
       implicitTlsPort = (this.tlsServer.address() as net.AddressInfo).port;
     }

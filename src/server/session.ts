@@ -87,7 +87,8 @@ export class Session {
     this.implicitTls = implicitTls;
     this.protection = implicitTls ? 'P' : 'C';
     this.splitter = new CommandLineSplitter(ctx.options.maxCommandLength);
-    this.attach(socket);
+    if (implicitTls) this.wrapTls(socket, ctx.tlsContext()!);
+    else this.attach(socket);
     this.loginTimer = setTimeout(() => this.timeout('Login timeout'), ctx.options.timeouts.login);
     this.loginTimer.unref();
   }
@@ -347,15 +348,21 @@ export class Session {
     raw.removeAllListeners('close');
     raw.removeAllListeners('timeout');
     raw.setTimeout(0);
-    const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: context });
     this.secure = true;
+    this.wrapTls(raw, context);
+  }
+
+  /** Run the server side of TLS on the control connection (after AUTH TLS, or from the first byte). */
+  private wrapTls(raw: net.Socket, context: tls.SecureContext) {
+    const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: context });
     this.socket = secure;
     secure.on('secure', () => this.log.debug({ session: this.id, protocol: secure.getProtocol() }, 'control connection secured'));
-    this.attach(secure);
+    // A failed handshake ends this connection only; the log line says why.
     secure.on('error', (err) => {
-      this.log.info({ session: this.id, remote: this.remoteAddress, err: err.message }, 'TLS handshake failed on control connection');
+      this.log.info({ session: this.id, remote: this.remoteAddress, err: err.message }, 'TLS error on control connection');
       secure.destroy();
     });
+    this.attach(secure);
   }
 
   // ---- teardown ----

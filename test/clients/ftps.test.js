@@ -1,0 +1,233 @@
+// FTPS against real TLS clients: curl, lftp, ftplib FTP_TLS, openssl s_client; policies and bad handshakes.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import net from 'node:net';
+import tls from 'node:tls';
+import { fileURLToPath } from 'node:url';
+import { selfSignedCertificate } from '../../dist/server/certificates.js';
+import { startServer, USER, PASSWORD } from '../helpers/server.js';
+import { RawClient, collect } from '../helpers/raw-client.js';
+import { run } from '../helpers/run.js';
+import { parsePasvReply } from '../../dist/protocol/address.js';
+
+let cert, srv, tmp;
+const curlAuth = ['--user', `${USER}:${PASSWORD}`];
+
+before(async () => {
+  cert = await selfSignedCertificate();
+  srv = await startServer({ tls: cert, implicitTlsPort: 0 });
+  tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'wharf-ftps-'));
+});
+after(async () => {
+  await srv.stop();
+  await fs.rm(tmp, { recursive: true, force: true });
+});
+
+test('FEAT advertises AUTH TLS, PBSZ and PROT', async () => {
+  const c = await RawClient.connect(srv.port);
+  const feat = await c.cmd('FEAT');
+  for (const f of ['AUTH TLS', 'PBSZ', 'PROT']) assert.ok(feat.lines.includes(' ' + f), f);
+  c.close();
+});
+
+test('curl explicit FTPS (--ssl-reqd): upload, download, listing over PROT P', async () => {
+  const data = crypto.randomBytes(2 * 1024 * 1024 + 3);
+  const local = path.join(tmp, 'tls.bin');
+  await fs.writeFile(local, data);
+  const base = `ftp://127.0.0.1:${srv.port}`;
+  const up = await run('curl', ['-sS', '--max-time', '60', '--ssl-reqd', '-k', ...curlAuth, '-T', local, `${base}/tls.bin`]);
+  assert.equal(up.status, 0, up.stderr);
+  assert.ok(data.equals(await fs.readFile(path.join(srv.root, 'tls.bin'))));
+  const down = await run('curl', ['-sS', '--max-time', '60', '--ssl-reqd', '-k', ...curlAuth, `${base}/tls.bin`]);
+  assert.equal(down.status, 0, down.stderr);
+  assert.ok(data.equals(down.stdout));
+  // Passive only: curl 7.87-7.88 (Debian 12) cannot do active FTPS (curl/curl#10666); ftplib covers active TLS.
+  const ls = await run('curl', ['-sS', '--max-time', '60', '--ssl-reqd', '-k', ...curlAuth, `${base}/`]);
+  assert.equal(ls.status, 0, ls.stderr);
+  assert.match(ls.text, / tls\.bin\r?$/m);
+});
+
+test('curl implicit FTPS (ftps://)', async () => {
+  await fs.writeFile(path.join(srv.root, 'implicit.txt'), 'over implicit TLS');
+  const r = await run('curl', ['-sS', '--max-time', '60', '-k', ...curlAuth, `ftps://127.0.0.1:${srv.implicitTlsPort}/implicit.txt`]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.text, 'over implicit TLS');
+});
+
+test('curl verifies the certificate when asked to (and fails on a self-signed one)', async () => {
+  const r = await run('curl', ['-sS', '--max-time', '30', '--ssl-reqd', ...curlAuth, `ftp://127.0.0.1:${srv.port}/`]);
+  assert.equal(r.status, 60, 'peer certificate cannot be authenticated');
+  const caFile = path.join(tmp, 'ca.pem');
+  await fs.writeFile(caFile, cert.cert);
+  const ok = await run('curl', ['-sS', '--max-time', '30', '--ssl-reqd', '--cacert', caFile, ...curlAuth, `ftp://localhost:${srv.port}/`]);
+  assert.equal(ok.status, 0, ok.stderr);
+});
+
+test('lftp with ftp:ssl-force and ftp:ssl-protect-data: mirror -R and back', async () => {
+  const src = path.join(tmp, 'lsrc');
+  await fs.mkdir(path.join(src, 'd'), { recursive: true });
+  const data = crypto.randomBytes(300_000);
+  await fs.writeFile(path.join(src, 'd', 'f.bin'), data);
+  const settings = 'set net:max-retries 1; set net:timeout 20; set cmd:fail-exit yes; set ftp:ssl-force true; set ftp:ssl-protect-data true; set ftp:ssl-protect-list true; set ssl:verify-certificate no';
+  const r = await run('lftp', ['-u', `${USER},${PASSWORD}`, '-p', String(srv.port), '-e', `${settings}; mirror -R ${src} /lftp-tls; mirror /lftp-tls ${path.join(tmp, 'lback')}; bye`, '127.0.0.1'], { timeout: 120_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(data.equals(await fs.readFile(path.join(srv.root, 'lftp-tls/d/f.bin'))));
+  assert.ok(data.equals(await fs.readFile(path.join(tmp, 'lback/d/f.bin'))));
+});
+
+test('python ftplib FTP_TLS with prot_p: the whole session', async () => {
+  const script = fileURLToPath(new URL('./ftplib_session.py', import.meta.url));
+  const r = await run('python3', [script, String(srv.port), USER, PASSWORD, srv.root, 'tls'], { timeout: 120_000 });
+  assert.equal(r.status, 0, r.text + r.stderr);
+  assert.doesNotMatch(r.text, /FAIL/);
+});
+
+test('openssl s_client -starttls ftp negotiates TLS 1.2+ and refuses TLS 1.1', async () => {
+  const r = await run('openssl', ['s_client', '-starttls', 'ftp', '-connect', `127.0.0.1:${srv.port}`, '-brief'], { input: 'QUIT\r\n', timeout: 20_000 });
+  assert.match(r.stderr + r.text, /Protocol version: TLSv1\.[23]/);
+  const old = await run('openssl', ['s_client', '-starttls', 'ftp', '-connect', `127.0.0.1:${srv.port}`, '-tls1_1', '-brief'], { input: 'QUIT\r\n', timeout: 20_000 });
+  assert.notEqual(old.status, 0);
+  assert.doesNotMatch(old.stderr + old.text, /Protocol version: TLSv1\.1/);
+});
+
+test('PBSZ/PROT need AUTH first; PROT levels', async () => {
+  const c = await RawClient.connect(srv.port);
+  assert.equal((await c.cmd('PBSZ 0')).code, 503);
+  assert.equal((await c.cmd('PROT P')).code, 503);
+  assert.equal((await c.cmd('AUTH KERBEROS')).code, 504);
+  await c.startTls();
+  assert.equal((await c.cmd('AUTH TLS')).code, 503);
+  assert.equal((await c.cmd('PROT P')).code, 503, 'PBSZ first');
+  assert.equal((await c.cmd('PBSZ 0')).code, 200);
+  assert.equal((await c.cmd('PROT S')).code, 536);
+  assert.equal((await c.cmd('PROT X')).code, 504);
+  assert.equal((await c.cmd('PROT C')).code, 200);
+  assert.equal((await c.cmd('PROT P')).code, 200);
+  assert.equal((await c.cmd('CCC')).code, 534);
+  await c.login(USER, PASSWORD);
+  assert.equal((await c.cmd('PWD')).code, 257);
+  c.close();
+});
+
+test('commands pipelined behind AUTH TLS in clear text are dropped, not run after the upgrade', async () => {
+  const c = await RawClient.connect(srv.port);
+  c.writeRaw('AUTH TLS\r\nMKD injected\r\n');
+  assert.equal((await c.read()).code, 234);
+  const raw = c.socket;
+  raw.removeAllListeners('data');
+  const secure = tls.connect({ socket: raw, rejectUnauthorized: false });
+  await new Promise((r, j) => { secure.once('secureConnect', r); secure.once('error', j); });
+  c.attach(secure);
+  await c.login(USER, PASSWORD);
+  assert.equal((await c.cmd('NOOP')).code, 200);
+  await assert.rejects(fs.stat(path.join(srv.root, 'injected')));
+  c.close();
+});
+
+test('a garbage TLS handshake closes only that connection', async () => {
+  for (const port of [srv.port, srv.implicitTlsPort]) {
+    const s = net.connect({ port, host: '127.0.0.1' });
+    await new Promise((r) => s.once('connect', r));
+    if (port === srv.port) {
+      s.write('AUTH TLS\r\n');
+      await new Promise((r) => s.once('data', r));
+    }
+    s.write(crypto.randomBytes(4096));
+    await new Promise((r) => { s.once('close', r); s.on('error', () => {}); s.setTimeout(10_000, () => s.destroy()); });
+    assert.ok(s.destroyed);
+  }
+  const c = await RawClient.connect(srv.port);
+  await c.login(USER, PASSWORD);
+  assert.equal((await c.cmd('NOOP')).code, 200);
+  c.close();
+});
+
+test('require TLS: plain login refused 530, clear data refused 534/521, anonymous exemption', async () => {
+  const strict = await startServer({ tls: cert, requireTls: { control: true, data: true, anonymousExempt: true }, anonymous: true });
+  try {
+    const c = await RawClient.connect(strict.port);
+    assert.equal((await c.cmd(`USER ${USER}`)).code, 530);
+    const curl = await run('curl', ['-sS', '--max-time', '20', ...curlAuth, `ftp://127.0.0.1:${strict.port}/`]);
+    assert.notEqual(curl.status, 0);
+    await c.startTls();
+    assert.equal((await c.cmd('PBSZ 0')).code, 200);
+    await c.login(USER, PASSWORD);
+    assert.equal((await c.cmd('PROT C')).code, 534);
+    const d = await c.passive();
+    assert.equal((await c.cmd('LIST')).code, 521, 'PROT P not set yet');
+    d.destroy();
+    c.close();
+    const a = await RawClient.connect(strict.port);
+    assert.equal((await a.cmd('USER anonymous')).code, 331);
+    assert.equal((await a.cmd('PASS x@y')).code, 230);
+    a.close();
+  } finally {
+    await strict.stop();
+  }
+});
+
+test('require TLS session reuse: curl (which resumes) works; a fresh data handshake is refused', async () => {
+  const strict = await startServer({ tls: cert, requireTlsSessionReuse: true });
+  try {
+    await fs.writeFile(path.join(strict.root, 'r.txt'), 'reused');
+    const ok = await run('curl', ['-sS', '--max-time', '30', '--ssl-reqd', '-k', ...curlAuth, `ftp://127.0.0.1:${strict.port}/r.txt`]);
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.equal(ok.text, 'reused');
+    const c = await RawClient.connect(strict.port);
+    await c.startTls();
+    await c.cmd('PBSZ 0');
+    await c.cmd('PROT P');
+    await c.login(USER, PASSWORD);
+    const pasv = await c.cmd('PASV');
+    const { port } = parsePasvReply(pasv.text);
+    assert.equal((await c.cmd('RETR r.txt')).code, 150);
+    const data = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false });
+    data.on('error', () => {});
+    const final = await c.read();
+    assert.equal(final.code, 425);
+    c.close();
+  } finally {
+    await strict.stop();
+  }
+});
+
+test('certificates reload for new sessions without a restart', async () => {
+  const other = await selfSignedCertificate(['renewed.example']);
+  const s2 = await startServer({ tls: cert });
+  try {
+    const fingerprint = async () => {
+      const c = await RawClient.connect(s2.port);
+      const sock = await c.startTls();
+      const fp = sock.getPeerX509Certificate().fingerprint256;
+      c.close();
+      return fp;
+    };
+    assert.equal(await fingerprint(), cert.fingerprint256);
+    s2.server.reloadTls(other);
+    assert.equal(await fingerprint(), other.fingerprint256);
+  } finally {
+    await s2.stop();
+  }
+});
+
+test('listing over TLS from a raw client: data TLS ends with close_notify', async () => {
+  const c = await RawClient.connect(srv.port);
+  const control = await c.startTls();
+  await c.cmd('PBSZ 0');
+  await c.cmd('PROT P');
+  await c.login(USER, PASSWORD);
+  const pasv = await c.cmd('PASV');
+  const { port } = parsePasvReply(pasv.text);
+  const raw = net.connect({ host: '127.0.0.1', port });
+  await new Promise((r) => raw.once('connect', r));
+  assert.equal((await c.cmd('NLST')).code, 150);
+  const data = tls.connect({ socket: raw, rejectUnauthorized: false, session: control.getSession() });
+  const body = await collect(data);
+  assert.ok(body.toString().split('\r\n').includes('tls.bin'));
+  assert.equal((await c.read()).code, 226);
+  c.close();
+});
