@@ -1,0 +1,201 @@
+// Behaviour users rely on: commands beside a running transfer, vanishing clients, events, limits, shutdown.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { FtpServer, MemoryStorage } from '../../dist/index.js';
+import { parsePasvReply } from '../../dist/protocol/address.js';
+import { startServer, USER, PASSWORD } from '../helpers/server.js';
+import { RawClient, collect, connectData } from '../helpers/raw-client.js';
+
+async function bigFile(root, name, mib) {
+  const fh = await fs.open(path.join(root, name), 'w');
+  await fh.truncate(mib * 1024 * 1024); // sparse: large on the wire, cheap on disk
+  await fh.close();
+}
+
+test('STAT, NOOP and ABOR are answered while a download is blocked on a slow reader', async () => {
+  const srv = await startServer();
+  try {
+    await bigFile(srv.root, 'big.bin', 256);
+    const c = await RawClient.connect(srv.port);
+    await c.login(USER, PASSWORD);
+    await c.cmd('TYPE I');
+    const d = await c.passive();
+    d.pause(); // do not read: the server must stall on backpressure, not buffer the file
+    assert.equal((await c.cmd('RETR big.bin')).code, 150);
+    const stat = await c.cmd('STAT');
+    assert.equal(stat.code, 211);
+    assert.match(stat.text, /Transfer in progress: RETR \/big\.bin, \d+ bytes so far/);
+    assert.equal((await c.cmd('NOOP')).code, 200);
+    c.writeRaw('ABOR\r\n');
+    assert.equal((await c.read()).code, 426);
+    assert.equal((await c.read()).code, 226);
+    d.destroy();
+    assert.equal((await c.cmd('PWD')).code, 257, 'usable after ABOR');
+    c.close();
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('a client that vanishes mid-transfer harms neither the server nor other sessions', async () => {
+  const srv = await startServer();
+  try {
+    await bigFile(srv.root, 'big.bin', 64);
+    await fs.writeFile(path.join(srv.root, 'keep.txt'), 'intact');
+    const other = await RawClient.connect(srv.port);
+    await other.login(USER, PASSWORD);
+    for (const kind of ['RETR big.bin', 'STOR partial.bin']) {
+      const c = await RawClient.connect(srv.port);
+      await c.login(USER, PASSWORD);
+      await c.cmd('TYPE I');
+      const d = await c.passive();
+      assert.equal((await c.cmd(kind)).code, 150);
+      if (kind.startsWith('STOR')) d.write(Buffer.alloc(100_000, 1));
+      await new Promise((r) => setTimeout(r, 50));
+      c.socket.destroy();
+      d.destroy();
+    }
+    assert.equal((await other.cmd('NOOP')).code, 200);
+    const d = await other.passive();
+    const got = collect(d);
+    assert.equal((await other.cmd('RETR keep.txt')).code, 150);
+    assert.equal((await got).toString(), 'intact');
+    assert.equal((await other.read()).code, 226);
+    const fresh = await RawClient.connect(srv.port);
+    await fresh.login(USER, PASSWORD);
+    fresh.close();
+    other.close();
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('embedding: typed events and an in-memory storage', async () => {
+  const mem = new MemoryStorage();
+  mem.writeFile('/hello.txt', 'hi from memory');
+  const server = new FtpServer({ port: 0, users: [{ username: 'cam', password: 'pw' }], storage: () => mem, failedLoginDelayMs: 1 });
+  const events = [];
+  for (const e of ['login', 'loginFailed', 'upload', 'download', 'mkdir', 'delete', 'rename', 'connect', 'disconnect']) {
+    server.on(e, (p) => events.push([e, p]));
+  }
+  const { port } = await server.listen();
+  try {
+    const bad = await RawClient.connect(port);
+    await bad.cmd('USER cam');
+    assert.equal((await bad.cmd('PASS nope')).code, 530);
+    bad.close();
+    const c = await RawClient.connect(port);
+    await c.login('cam', 'pw');
+    await c.cmd('TYPE I');
+    let d = await c.passive();
+    assert.equal((await c.cmd('STOR snap.jpg')).code, 150);
+    d.end(Buffer.from('JPEGDATA'));
+    assert.equal((await c.read()).code, 226);
+    d = await c.passive();
+    const got = collect(d);
+    await c.cmd('RETR hello.txt');
+    assert.equal((await got).toString(), 'hi from memory');
+    assert.equal((await c.read()).code, 226);
+    await c.cmd('MKD pics');
+    await c.cmd('RNFR snap.jpg');
+    await c.cmd('RNTO pics/snap.jpg');
+    assert.equal(mem.readFile('/pics/snap.jpg').toString(), 'JPEGDATA');
+    await c.cmd('QUIT');
+    await new Promise((r) => setTimeout(r, 50));
+    const names = events.map(([e]) => e);
+    for (const e of ['connect', 'loginFailed', 'login', 'upload', 'download', 'mkdir', 'rename', 'disconnect']) assert.ok(names.includes(e), e);
+    const upload = events.find(([e]) => e === 'upload')[1];
+    assert.equal(upload.path, '/snap.jpg');
+    assert.equal(upload.bytes, 8);
+    assert.equal(upload.mode, 'store');
+    assert.equal(upload.session.username, 'cam');
+    assert.equal(events.find(([e]) => e === 'login')[1].username, 'cam');
+    assert.ok(!JSON.stringify(events.map(([, p]) => p)).includes('nope'), 'no password in any event');
+  } finally {
+    await server.close();
+  }
+});
+
+test('passive range and public address are honoured; a data connection from another address is refused', async () => {
+  const srv = await startServer({ pasvRange: '41000-41019', pasvAddress: '203.0.113.7' });
+  try {
+    const c = await RawClient.connect(srv.port);
+    await c.login(USER, PASSWORD);
+    await fs.writeFile(path.join(srv.root, 'f.txt'), 'mine');
+    const r = await c.cmd('PASV');
+    const { host, port } = parsePasvReply(r.text);
+    assert.equal(host, '203.0.113.7');
+    assert.ok(port >= 41000 && port <= 41019, String(port));
+    // Another local address (127.0.0.2 is loopback too) races for the port: it must be dropped.
+    const thief = net.connect({ host: '127.0.0.1', port, localAddress: '127.0.0.2' });
+    const stolen = collect(thief).catch(() => Buffer.alloc(0));
+    await new Promise((res) => { thief.once('close', res); thief.once('error', res); setTimeout(res, 500); });
+    const d = await connectData('127.0.0.1', port);
+    const got = collect(d);
+    assert.equal((await c.cmd('RETR f.txt')).code, 150);
+    assert.equal((await got).toString(), 'mine');
+    assert.equal((await c.read()).code, 226);
+    assert.equal((await stolen).length, 0);
+    c.close();
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('idle and login timeouts close with 421', async () => {
+  const srv = await startServer({ timeouts: { idle: 300, login: 600 } });
+  try {
+    const c = await RawClient.connect(srv.port);
+    const r = await c.read(5000);
+    assert.equal(r.code, 421);
+    const c2 = await RawClient.connect(srv.port);
+    let r2;
+    for (let i = 0; i < 20; i++) {
+      await new Promise((res) => setTimeout(res, 150));
+      r2 = await c2.cmd('NOOP');
+      if (r2.code !== 200) break;
+    }
+    assert.equal(r2.code, 421, 'login timeout even when busy with NOOPs');
+    assert.match(r2.text, /Login timeout/);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('close() lets a running transfer finish, then says 421 to every session', async () => {
+  const srv = await startServer();
+  await bigFile(srv.root, 'mid.bin', 8);
+  const c = await RawClient.connect(srv.port);
+  await c.login(USER, PASSWORD);
+  await c.cmd('TYPE I');
+  const idle = await RawClient.connect(srv.port);
+  const d = await c.passive();
+  d.pause();
+  assert.equal((await c.cmd('RETR mid.bin')).code, 150);
+  const closing = srv.server.close();
+  await new Promise((r) => setTimeout(r, 100));
+  const got = collect(d);
+  d.resume();
+  assert.equal((await got).length, 8 * 1024 * 1024);
+  assert.equal((await c.read()).code, 226);
+  assert.equal((await c.read()).code, 421);
+  assert.equal((await idle.read()).code, 421);
+  await closing;
+  await assert.rejects(RawClient.connect(srv.port));
+  await fs.rm(srv.root, { recursive: true, force: true });
+});
+
+test('two hundred simultaneous sessions are all served', async () => {
+  const srv = await startServer();
+  try {
+    const clients = await Promise.all(Array.from({ length: 200 }, () => RawClient.connect(srv.port)));
+    const replies = await Promise.all(clients.map((c) => c.cmd('NOOP')));
+    assert.ok(replies.every((r) => r.code === 200));
+    for (const c of clients) c.close();
+  } finally {
+    await srv.stop();
+  }
+});
