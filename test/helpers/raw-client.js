@@ -48,7 +48,7 @@ export class RawClient {
 
   /** The next reply, with its code and joined text. */
   read(timeout = TIMEOUT) {
-    if (this.replies.length) return Promise.resolve(this.replies.shift());
+    if (this.replies.length) { const r = this.replies.shift(); return Promise.resolve({ ...r, text: r.lines.join('\n') }); }
     if (this.closed) return Promise.reject(new Error('connection closed'));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('reply timeout')), timeout);
