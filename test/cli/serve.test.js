@@ -1,0 +1,116 @@
+// `wharf serve` and `wharf passwd` as a user runs them: defaults, flags, config and users files, Ctrl-C.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { run } from '../helpers/run.js';
+
+const BIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+
+/** Start `wharf serve ARGS` in `cwd`; resolves once it printed its ftp:// address. */
+function serve(args, cwd) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...args], { cwd });
+    let out = '', err = '';
+    const timer = setTimeout(() => { p.kill('SIGKILL'); reject(new Error(`no address printed: ${out} ${err}`)); }, 15_000);
+    p.stderr.on('data', (d) => (err += d));
+    p.stdout.on('data', (d) => {
+      out += d;
+      const m = /ftp:\/\/127\.0\.0\.1:(\d+)\//.exec(out);
+      if (m) { clearTimeout(timer); resolve({ proc: p, port: Number(m[1]), out: () => out, err: () => err }); }
+    });
+    p.on('exit', (code) => { clearTimeout(timer); reject(new Error(`exited ${code}: ${err}`)); });
+  });
+}
+
+function exited(proc) {
+  return new Promise((resolve) => {
+    const t = setTimeout(() => { proc.kill('SIGKILL'); resolve('killed'); }, 15_000);
+    proc.once('exit', (code, signal) => { clearTimeout(t); resolve(code ?? signal); });
+  });
+}
+
+async function tempDir() {
+  return fs.mkdtemp(path.join(os.tmpdir(), 'wharf-cli-'));
+}
+
+test('no flags: the current folder, anonymous and read-only; Ctrl-C exits cleanly', async () => {
+  const dir = await tempDir();
+  await fs.writeFile(path.join(dir, 'shared.txt'), 'for everyone');
+  const s = await serve([], dir);
+  try {
+    assert.match(s.out(), /anonymous, read-only/);
+    const got = await run('curl', ['-sS', '--max-time', '20', `ftp://127.0.0.1:${s.port}/shared.txt`]);
+    assert.equal(got.text, 'for everyone');
+    const up = await run('curl', ['-sS', '--max-time', '20', '-T', path.join(dir, 'shared.txt'), `ftp://127.0.0.1:${s.port}/copy.txt`]);
+    assert.notEqual(up.status, 0);
+    await assert.rejects(fs.stat(path.join(dir, 'copy.txt')));
+  } finally {
+    s.proc.kill('SIGINT');
+    assert.equal(await exited(s.proc), 0);
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('--user gives write access; anonymous is then off unless --anonymous', async () => {
+  const dir = await tempDir();
+  const s = await serve(['--user', 'bob:s3cret', '--root', dir, '--log-format', 'json', '--log-level', 'debug'], os.tmpdir());
+  try {
+    await fs.writeFile(path.join(os.tmpdir(), 'wharf-cli-src.txt'), 'from bob');
+    const up = await run('curl', ['-sS', '--max-time', '20', '--user', 'bob:s3cret', '-T', path.join(os.tmpdir(), 'wharf-cli-src.txt'), `ftp://127.0.0.1:${s.port}/bob.txt`]);
+    assert.equal(up.status, 0, up.stderr);
+    assert.equal(await fs.readFile(path.join(dir, 'bob.txt'), 'utf8'), 'from bob');
+    const anon = await run('curl', ['-sS', '--max-time', '20', `ftp://127.0.0.1:${s.port}/`]);
+    assert.equal(anon.status, 67, 'anonymous login refused');
+  } finally {
+    s.proc.kill('SIGTERM');
+    assert.equal(await exited(s.proc), 0);
+    assert.ok(!s.err().includes('s3cret'), 'the password never reaches the log, even at debug level');
+    assert.match(s.err(), /"msg":"login"/);
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('wharf passwd + --users file (YAML) + --config file with TLS and a passive range', async () => {
+  const dir = await tempDir();
+  const hash = await run(process.execPath, [BIN, 'passwd', 'carol'], { input: 'correct horse\n' });
+  assert.equal(hash.status, 0, hash.stderr);
+  const entry = JSON.parse(hash.text);
+  assert.equal(entry.username, 'carol');
+  assert.match(entry.password, /^scrypt\$/);
+  assert.ok(!hash.text.includes('correct horse'));
+  await fs.mkdir(path.join(dir, 'carol-home'));
+  await fs.writeFile(path.join(dir, 'carol-home', 'mine.txt'), 'carol only');
+  await fs.writeFile(path.join(dir, 'users.yaml'), `users:\n  - username: carol\n    password: "${entry.password}"\n    home: carol-home\n    permissions: [list, download]\n`);
+  await fs.writeFile(path.join(dir, 'wharf.yaml'), `root: ${dir}\nusers: ${path.join(dir, 'users.yaml')}\npasv-range: 42100-42110\ntls-self-signed: true\n`);
+  const s = await serve(['--config', path.join(dir, 'wharf.yaml')], dir);
+  try {
+    assert.match(s.out(), /fingerprint [0-9A-F:]{95}/);
+    const r = await run('curl', ['-sS', '--max-time', '20', '--ssl-reqd', '-k', '--user', 'carol:correct horse', `ftp://127.0.0.1:${s.port}/mine.txt`]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.text, 'carol only');
+    const w = await run('curl', ['-sS', '--max-time', '20', '--ssl-reqd', '-k', '--user', 'carol:correct horse', '-Q', 'MKD x', `ftp://127.0.0.1:${s.port}/`]);
+    assert.notEqual(w.status, 0, 'permissions from the users file apply');
+    const bad = await run('curl', ['-sS', '--max-time', '20', '--ssl-reqd', '-k', '--user', 'carol:wrong', `ftp://127.0.0.1:${s.port}/`]);
+    assert.equal(bad.status, 67);
+  } finally {
+    s.proc.kill('SIGINT');
+    assert.equal(await exited(s.proc), 0);
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('bad settings are refused with a clear message and exit code 1', async () => {
+  const r1 = await run(process.execPath, [BIN, 'serve', '--port', '0', '--pasv-range', '10-5']);
+  assert.equal(r1.status, 1);
+  assert.match(r1.stderr, /invalid passive port range/);
+  const r2 = await run(process.execPath, [BIN, 'serve', '--port', '0', '--root', '/no/such/folder']);
+  assert.equal(r2.status, 1);
+  assert.match(r2.stderr, /root folder not found/);
+  const r3 = await run(process.execPath, [BIN, 'serve', '--port', '0', '--user', 'nopassword']);
+  assert.equal(r3.status, 1);
+  assert.match(r3.stderr, /--user wants NAME:PASSWORD/);
+});
