@@ -21,6 +21,13 @@ export interface ServeSettings {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   logFormat?: 'json' | 'pretty';
   idleTimeout?: number;
+  anonymousUploadDir?: string;
+  atomicUploads: boolean;
+  partialUploads?: 'keep' | 'delete';
+  maxSessions?: number;
+  maxSessionsPerAddress?: number;
+  banAfter?: number;
+  runAs?: string;
 }
 
 type Kind = 'string' | 'number' | 'boolean' | 'string[]';
@@ -28,7 +35,9 @@ const SCHEMA: Record<keyof ServeSettings, Kind> = {
   host: 'string', port: 'number', root: 'string', user: 'string[]', users: 'string', anonymous: 'boolean',
   anonymousRoot: 'string', pasvRange: 'string', pasvAddress: 'string', tlsCert: 'string', tlsKey: 'string',
   tlsSelfSigned: 'boolean', implicitTlsPort: 'number', requireTls: 'boolean', requireTlsReuse: 'boolean',
-  logLevel: 'string', logFormat: 'string', idleTimeout: 'number',
+  logLevel: 'string', logFormat: 'string', idleTimeout: 'number', anonymousUploadDir: 'string',
+  atomicUploads: 'boolean', partialUploads: 'string', maxSessions: 'number', maxSessionsPerAddress: 'number',
+  banAfter: 'number', runAs: 'string',
 };
 
 const camel = (k: string) => k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -50,6 +59,9 @@ export function validateSettings(raw: unknown, source: string): Partial<ServeSet
   }
   if (out.logLevel !== undefined && !['debug', 'info', 'warn', 'error'].includes(out.logLevel as string)) {
     throw new Error(`${source}: logLevel must be debug, info, warn or error`);
+  }
+  if (out.partialUploads !== undefined && !['keep', 'delete'].includes(out.partialUploads as string)) {
+    throw new Error(`${source}: partialUploads must be keep or delete`);
   }
   if (out.port !== undefined && (out.port as number) > 65535) throw new Error(`${source}: port out of range`);
   return out as Partial<ServeSettings>;

@@ -11,8 +11,15 @@ import { loadConfigFile, validateSettings, type ServeSettings } from './serve-co
 
 const DEFAULTS: ServeSettings = {
   host: '127.0.0.1', port: 2121, root: '.', user: [], anonymous: false, tlsSelfSigned: false,
-  requireTls: false, requireTlsReuse: false, logLevel: 'info',
+  requireTls: false, requireTlsReuse: false, logLevel: 'info', atomicUploads: false,
 };
+
+function parseRunAs(value: string | undefined): FtpServerOptions['runAs'] {
+  if (!value) return undefined;
+  const [user, group] = value.split(':');
+  const id = (v: string) => (/^\d+$/.test(v) ? Number(v) : v);
+  return { user: id(user!), ...(group ? { group: id(group) } : {}) };
+}
 
 /** Readable one-line logs for a person at a terminal; JSON lines otherwise. */
 function prettyLogger(level: LogLevel): Logger {
@@ -38,7 +45,10 @@ export async function buildServer(settings: ServeSettings, logger: Logger): Prom
   const users = settings.user.map((u) => parseUserFlag(u, root));
   // No accounts at all: serve the folder anonymously, read-only (the zero-config quick start).
   const anonymousOn = settings.anonymous || (users.length === 0 && !settings.users);
-  const anonymous = anonymousOn ? { root: settings.anonymousRoot ? path.resolve(settings.anonymousRoot) : root } : undefined;
+  const anonymous = anonymousOn ? {
+    root: settings.anonymousRoot ? path.resolve(settings.anonymousRoot) : root,
+    uploadDir: settings.anonymousUploadDir,
+  } : undefined;
   const options: FtpServerOptions = {
     host: settings.host,
     port: settings.port,
@@ -52,6 +62,12 @@ export async function buildServer(settings: ServeSettings, logger: Logger): Prom
     implicitTlsPort: settings.implicitTlsPort,
     logger,
     timeouts: settings.idleTimeout ? { idle: settings.idleTimeout * 1000 } : undefined,
+    atomicUploads: settings.atomicUploads,
+    partialUploads: settings.partialUploads,
+    maxSessions: settings.maxSessions,
+    maxSessionsPerAddress: settings.maxSessionsPerAddress,
+    banAfterFailures: settings.banAfter,
+    runAs: parseRunAs(settings.runAs),
   };
   if (settings.users) {
     const auth = new UsersFileAuthenticator(settings.users, anonymous, logger);
@@ -93,6 +109,13 @@ export function registerServe(program: Command): void {
     .option('--require-tls', 'refuse logins and data transfers without TLS')
     .option('--require-tls-reuse', 'data connections must resume the control TLS session')
     .option('--idle-timeout <seconds>', 'close idle control connections after this long', (v) => Number(v))
+    .option('--anonymous-upload-dir <path>', 'folder (as clients see it, e.g. /incoming) where anonymous users may only upload new files')
+    .option('--atomic-uploads', 'write uploads to a temporary name and rename them into place when complete')
+    .addOption(new Option('--partial-uploads <what>', 'what an interrupted upload leaves (default keep, so REST can resume)').choices(['keep', 'delete']))
+    .option('--max-sessions <n>', 'sessions at once (default 2000)', (v) => Number(v))
+    .option('--max-sessions-per-address <n>', 'sessions from one address (default 50)', (v) => Number(v))
+    .option('--ban-after <n>', 'ban an address for 15 minutes after n failed logins in 10 minutes (default 10, 0 = never)', (v) => Number(v))
+    .option('--run-as <user[:group]>', 'drop root privileges to this user after binding the ports')
     .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']))
     .addOption(new Option('--log-format <format>', 'log format (default: pretty on a terminal, json otherwise)').choices(['json', 'pretty']))
     .action(async (flags: Record<string, unknown>) => {

@@ -19,6 +19,10 @@ export interface ResolvedOptions {
   allowLowDataPorts: boolean;
   failedLoginDelayMs: number;
   maxLoginAttempts: number;
+  commandRate: number;
+  errorRate: number;
+  atomicUploads: boolean;
+  partialUploads: 'keep' | 'delete';
 }
 
 export interface ServerContext {
@@ -29,4 +33,6 @@ export interface ServerContext {
   storageFor(account: Account): Storage;
   emit<E extends keyof FtpServerEvents>(event: E, payload: FtpServerEvents[E]): void;
   sessionClosed(session: Session): void;
+  loginFailed(remoteAddress: string): void;
+  loginSucceeded(remoteAddress: string): void;
 }

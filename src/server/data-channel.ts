@@ -16,15 +16,20 @@ export class PassiveListener {
   private socket: net.Socket | undefined;
   private waiter: { resolve: (s: net.Socket) => void; reject: (e: Error) => void } | undefined;
   private closed = false;
+  private readonly idleTimer: NodeJS.Timeout;
 
   private constructor(private readonly server: net.Server, readonly port: number,
-    private readonly expectedPeer: string | undefined, private readonly onRejected: (addr: string) => void) {
+    private readonly expectedPeer: string | undefined, private readonly onRejected: (addr: string) => void,
+    idleMs: number) {
     server.on('connection', (s) => this.onConnection(s));
     server.on('error', () => this.close());
+    // A port nobody connects to is given back, so PASV without a transfer cannot hoard ports.
+    this.idleTimer = setTimeout(() => { if (!this.socket) this.close(); }, idleMs);
+    this.idleTimer.unref();
   }
 
   static async open(opts: { host: string; range?: [number, number]; expectedPeer?: string;
-    onRejected?: (addr: string) => void }): Promise<PassiveListener> {
+    onRejected?: (addr: string) => void; idleMs?: number }): Promise<PassiveListener> {
     const tryListen = (port: number) => new Promise<net.Server>((resolve, reject) => {
       const server = net.createServer({ pauseOnConnect: true, noDelay: true });
       server.once('error', reject);
@@ -47,7 +52,7 @@ export class PassiveListener {
       if (!server) throw new DataChannelError(425, 'No passive port available');
     }
     const port = (server.address() as net.AddressInfo).port;
-    return new PassiveListener(server, port, opts.expectedPeer && normalizeIp(opts.expectedPeer), opts.onRejected ?? (() => {}));
+    return new PassiveListener(server, port, opts.expectedPeer && normalizeIp(opts.expectedPeer), opts.onRejected ?? (() => {}), opts.idleMs ?? 60_000);
   }
 
   private onConnection(s: net.Socket) {
@@ -58,6 +63,7 @@ export class PassiveListener {
       return;
     }
     this.socket = s;
+    clearTimeout(this.idleTimer);
     this.server.close(); // one connection per PASV: stop listening at once
     if (this.waiter) { this.waiter.resolve(s); this.waiter = undefined; }
   }
@@ -81,6 +87,7 @@ export class PassiveListener {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.idleTimer);
     this.server.close();
     if (this.waiter) { this.waiter.reject(new DataChannelError(425, 'Passive connection closed')); this.waiter = undefined; }
   }

@@ -11,7 +11,9 @@ import type { FtpServerEvents, SessionInfo } from './events.js';
 import { StaticAuthenticator, type Account, type Authenticator, type StaticUser, type AnonymousOptions } from './auth/authenticator.js';
 import { LocalStorage } from './storage/local.js';
 import type { Storage } from './storage/storage.js';
+import { normalizeIp } from '../protocol/address.js';
 import { sessionInfo } from './commands/access.js';
+import { LoginBan } from './policy/login-ban.js';
 
 export interface TlsOptions {
   /** PEM certificate (chain allowed) and key, as text or Buffer. */
@@ -56,7 +58,31 @@ export interface FtpServerOptions {
   allowForeignDataAddress?: boolean;
   allowLowDataPorts?: boolean;
   failedLoginDelayMs?: number;
+  /** Failed logins on one connection before it is closed; default 5. */
   maxLoginAttempts?: number;
+  /** Ban an address after this many failed logins within `banWindowMs` (default 10 in 10 min; 0: never). */
+  banAfterFailures?: number;
+  banWindowMs?: number;
+  /** How long a ban lasts; default 15 minutes. */
+  banDurationMs?: number;
+  /** Sessions at once; default 2000. */
+  maxSessions?: number;
+  /**
+   * Sessions from one address; default 50. When an address reaches it, its oldest session that has
+   * not logged in yet makes room (so a flood of idle connections cannot lock out a real client
+   * from the same address); if all are logged in, the new connection is refused.
+   */
+  maxSessionsPerAddress?: number;
+  /** Commands per second per session before the session is slowed; default 10000. */
+  commandRate?: number;
+  /** Error replies (5xx) per second per session before it is slowed; default 20. */
+  errorRate?: number;
+  /** Uploads go to a temporary name and are renamed into place only when complete. */
+  atomicUploads?: boolean;
+  /** What an interrupted upload leaves: the partial file (so REST can resume it) or nothing. */
+  partialUploads?: 'keep' | 'delete';
+  /** After listen(), switch to this user (and group) when started as root, e.g. to bind port 21. */
+  runAs?: { user: string | number; group?: string | number };
   /** How long close() lets running transfers finish before cutting them. */
   shutdownGraceMs?: number;
   logger?: Logger | 'stderr';
@@ -94,6 +120,10 @@ function resolveOptions(o: FtpServerOptions, pasvAddress: () => string | undefin
     allowLowDataPorts: o.allowLowDataPorts ?? false,
     failedLoginDelayMs: o.failedLoginDelayMs ?? 1000,
     maxLoginAttempts: o.maxLoginAttempts ?? 5,
+    commandRate: o.commandRate ?? 10_000,
+    errorRate: o.errorRate ?? 20,
+    atomicUploads: o.atomicUploads ?? false,
+    partialUploads: o.partialUploads ?? 'keep',
   };
 }
 
@@ -110,6 +140,8 @@ export class FtpServer extends EventEmitter {
   private readonly logger: Logger;
   private readonly authenticator: Authenticator;
   private readonly sessions = new Set<Session>();
+  private readonly byAddress = new Map<string, Set<Session>>();
+  private readonly ban: LoginBan;
   private secureContext: tls.SecureContext | undefined;
   private plainServer: net.Server | undefined;
   private tlsServer: net.Server | undefined;
@@ -126,6 +158,11 @@ export class FtpServer extends EventEmitter {
     this.authenticator = options.authenticator ?? new StaticAuthenticator(options.users ?? [], anonymous);
     if (options.tls) this.secureContext = this.buildContext(options.tls);
     this.ctx = this.context();
+    this.ban = new LoginBan({
+      maxFailures: options.banAfterFailures ?? 10,
+      windowMs: options.banWindowMs ?? 10 * 60_000,
+      banMs: options.banDurationMs ?? 15 * 60_000,
+    });
     if (options.implicitTlsPort !== undefined && !options.tls) throw new Error('implicitTlsPort needs tls options');
     if (this.resolved.requireTls.control && !options.tls) throw new Error('requireTls needs tls options');
   }
@@ -162,15 +199,50 @@ export class FtpServer extends EventEmitter {
       },
       sessionClosed: (s) => {
         this.sessions.delete(s);
+        const peers = this.byAddress.get(s.remoteAddress);
+        peers?.delete(s);
+        if (peers?.size === 0) this.byAddress.delete(s.remoteAddress);
         this.ctx.emit('disconnect', sessionInfo(s));
       },
+      loginFailed: (ip) => {
+        if (this.ban.recordFailure(ip)) this.logger.warn({ remote: ip }, 'address banned after repeated failed logins');
+      },
+      loginSucceeded: (ip) => this.ban.recordSuccess(ip),
     };
+  }
+
+  /** Refuse cheaply: one short line and a close, no session, no TLS, no per-connection state. */
+  private refuse(socket: net.Socket, text: string) {
+    socket.on('error', () => {});
+    socket.end(`421 ${text}\r\n`);
+    socket.setTimeout(2000, () => socket.destroy());
   }
 
   private accept(socket: net.Socket, implicit: boolean) {
     if (this.closing) { socket.destroy(); return; }
+    const ip = normalizeIp(socket.remoteAddress ?? '');
+    if (this.ban.isBanned(ip)) {
+      // Plain text even on the implicit-TLS port: the client gets nothing to handshake with.
+      if (implicit) socket.destroy(); else this.refuse(socket, 'Too many failed logins from your address; try later.');
+      return;
+    }
+    const peers = this.byAddress.get(ip);
+    const perAddress = this.options.maxSessionsPerAddress ?? 50;
+    if (perAddress > 0 && peers && peers.size >= perAddress) {
+      const idle = [...peers].find((s) => !s.account);
+      if (!idle) { if (implicit) socket.destroy(); else this.refuse(socket, 'Too many connections from your address.'); return; }
+      // Out of the count at once: its socket may take a moment to close.
+      peers.delete(idle);
+      this.sessions.delete(idle);
+      idle.evict('Too many connections from your address.');
+    }
+    if (this.sessions.size >= (this.options.maxSessions ?? 2000)) {
+      if (implicit) socket.destroy(); else this.refuse(socket, 'Too many users, try again later.');
+      return;
+    }
     const session = new Session(this.ctx, socket, implicit);
     this.sessions.add(session);
+    if (peers) peers.add(session); else this.byAddress.set(ip, new Set([session]));
     this.ctx.emit('connect', sessionInfo(session));
     session.greet();
   }
@@ -190,8 +262,18 @@ export class FtpServer extends EventEmitter {
       implicitTlsPort = (this.tlsServer.address() as net.AddressInfo).port;
     }
     const port = (this.plainServer.address() as net.AddressInfo).port;
+    this.dropPrivileges();
     this.logger.info({ host, port, implicitTlsPort }, 'listening');
     return { host, port, implicitTlsPort };
+  }
+
+  /** Ports are bound; give up root before serving anyone (group first, while still allowed). */
+  private dropPrivileges() {
+    const runAs = this.options.runAs;
+    if (!runAs || typeof process.getuid !== 'function' || process.getuid() !== 0) return;
+    if (runAs.group !== undefined) process.setgid!(runAs.group);
+    process.setuid!(runAs.user);
+    this.logger.info({ uid: process.getuid(), gid: process.getgid!() }, 'dropped root privileges');
   }
 
   /** A host name (dynamic DNS) is looked up at start; an IP is used as given. */

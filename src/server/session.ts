@@ -13,6 +13,8 @@ import type { Account } from './auth/authenticator.js';
 import type { Permission } from './permissions.js';
 import { PassiveListener, connectActive, secureDataSocket, DataChannelError } from './data-channel.js';
 import { COMMANDS } from './commands/index.js';
+import { TokenBucket } from './policy/rate-limit.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ServerContext } from './context.js';
 
 /** Commands answered at once even while a transfer runs (RFC 959 asks this of ABOR and STAT). */
@@ -77,6 +79,9 @@ export class Session {
   private busy = false;
   private closed = false;
   private loginTimer: NodeJS.Timeout | undefined;
+  private lastReplyCode = 0;
+  private readonly commandBucket: TokenBucket;
+  private readonly errorBucket: TokenBucket;
   private readonly onData = (chunk: Buffer) => this.receive(chunk);
 
   constructor(readonly ctx: ServerContext, socket: net.Socket, implicitTls: boolean) {
@@ -87,6 +92,8 @@ export class Session {
     this.implicitTls = implicitTls;
     this.protection = implicitTls ? 'P' : 'C';
     this.splitter = new CommandLineSplitter(ctx.options.maxCommandLength);
+    this.commandBucket = new TokenBucket(ctx.options.commandRate, ctx.options.commandRate);
+    this.errorBucket = new TokenBucket(ctx.options.errorRate, ctx.options.errorRate);
     if (implicitTls) this.wrapTls(socket, ctx.tlsContext()!);
     else this.attach(socket);
     this.loginTimer = setTimeout(() => this.timeout('Login timeout'), ctx.options.timeouts.login);
@@ -113,6 +120,7 @@ export class Session {
   // ---- replies ----
 
   reply(code: number, text: string | string[]): void {
+    this.lastReplyCode = code;
     if (this.closed || this.socket.destroyed || !this.socket.writable) return;
     this.socket.write(formatReply(code, text));
   }
@@ -120,6 +128,13 @@ export class Session {
   private timeout(why: string) {
     this.log.info({ session: this.id, remote: this.remoteAddress }, why);
     this.reply(421, `${why}, closing control connection.`);
+    this.end();
+  }
+
+  /** Make room for a newer connection from the same address (see maxSessionsPerAddress). */
+  evict(why: string) {
+    this.log.info({ session: this.id, remote: this.remoteAddress }, 'idle connection evicted');
+    this.reply(421, why);
     this.end();
   }
 
@@ -160,11 +175,16 @@ export class Session {
     try {
       while (this.queue.length && !this.closed) {
         const line = this.queue.shift()!;
-        if (line.startsWith('\u0000')) {
-          this.reply(Number(line.slice(1, 4)), line.slice(5));
-          continue;
+        // Floods are slowed, not refused: a burst of commands, and far more so a burst of errors.
+        const wait = this.commandBucket.take();
+        if (wait) await sleep(wait);
+        this.lastReplyCode = 0;
+        if (line.startsWith('\u0000')) this.reply(Number(line.slice(1, 4)), line.slice(5));
+        else await this.execute(line);
+        if (this.lastReplyCode >= 500 && this.lastReplyCode !== 530) {
+          const penalty = this.errorBucket.take();
+          if (penalty) await sleep(penalty);
         }
-        await this.execute(line);
         if (this.socket.isPaused() && this.queue.length < MAX_QUEUED_LINES / 4 && !this.closed) this.socket.resume();
       }
     } finally {
@@ -218,8 +238,15 @@ export class Session {
     return p;
   }
 
-  require(perm: Permission): void {
-    if (!this.account?.permissions[perm]) throw new FtpReplyError(550, 'Permission denied.');
+  /** Check a permission, for a path when the account has rules per folder (e.g. an upload-only folder). */
+  require(perm: Permission, path?: string): void {
+    const account = this.account;
+    const perms = account && path !== undefined && account.permissionsFor ? account.permissionsFor(path) : account?.permissions;
+    if (!perms?.[perm]) throw new FtpReplyError(550, 'Permission denied.');
+  }
+
+  allows(perm: Permission, path?: string): boolean {
+    try { this.require(perm, path); return true; } catch { return false; }
   }
 
   get fs(): Storage {

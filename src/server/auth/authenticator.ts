@@ -19,6 +19,8 @@ export interface Account {
   /** A storage backend of its own (in-memory, object store...); wins over root. */
   storage?: Storage;
   permissions: Permissions;
+  /** Permissions that depend on the folder (virtual path); when present, handlers ask it. */
+  permissionsFor?: (path: string) => Permissions;
   anonymous?: boolean;
 }
 
@@ -49,14 +51,37 @@ export interface StaticUser {
 export interface AnonymousOptions {
   root?: string;
   permissions?: Partial<Permissions>;
+  /**
+   * A folder (virtual path, e.g. "/incoming") where anonymous users may upload new files but not
+   * list, download, overwrite or delete: the classic drop box.
+   */
+  uploadDir?: string;
+}
+
+/** Permissions inside an anonymous drop box: create new files, nothing else. */
+const DROP_BOX: Permissions = {
+  list: false, download: false, upload: true, overwrite: false, append: false,
+  delete: false, rename: false, mkdir: false, rmdir: false, chmod: false,
+};
+
+function insideDir(dir: string, p: string): boolean {
+  const d = dir.replace(/\/+$/, '') || '/';
+  return p === d || p.startsWith(d === '/' ? '/' : d + '/');
 }
 
 /** Users given in code or on the command line, plus the anonymous login when enabled. */
 export class StaticAuthenticator implements Authenticator {
   private readonly users = new Map<string, StaticUser>();
+  private readonly hasVerifiers: boolean;
 
-  constructor(users: StaticUser[], private readonly anonymous?: AnonymousOptions) {
+  /**
+   * `dummyVerify` runs for unknown user names when users have slow (hashed) passwords, so a
+   * refusal takes as long for a name that does not exist as for a wrong password.
+   */
+  constructor(users: StaticUser[], private readonly anonymous?: AnonymousOptions,
+    private readonly dummyVerify?: (password: string) => Promise<unknown>) {
     for (const u of users) this.users.set(u.username, u);
+    this.hasVerifiers = users.some((u) => u.verify);
   }
 
   async authenticate(req: LoginRequest): Promise<Account | undefined> {
@@ -67,8 +92,14 @@ export class StaticAuthenticator implements Authenticator {
       return { username: user.username, root: user.root, permissions: permissionsFrom(user.permissions, ALL_PERMISSIONS) };
     }
     if (this.anonymous && ANONYMOUS_NAMES.has(req.username.toLowerCase())) {
-      return { username: 'anonymous', root: this.anonymous.root, permissions: permissionsFrom(this.anonymous.permissions, READ_ONLY), anonymous: true };
+      const permissions = permissionsFrom(this.anonymous.permissions, READ_ONLY);
+      const dropBox = this.anonymous.uploadDir;
+      return {
+        username: 'anonymous', root: this.anonymous.root, permissions, anonymous: true,
+        ...(dropBox ? { permissionsFor: (p: string) => (insideDir(dropBox, p) ? DROP_BOX : permissions) } : {}),
+      };
     }
+    if (this.hasVerifiers) await this.dummyVerify?.(req.password);
     return undefined;
   }
 }

@@ -41,6 +41,7 @@ async function pass(s: Session, arg: string) {
   if (!account) {
     ctx.logger.info({ session: s.id, remote: s.remoteAddress, user: username }, 'login failed');
     ctx.emit('loginFailed', { session: sessionInfo(s), username, remoteAddress: s.remoteAddress });
+    ctx.loginFailed(s.remoteAddress);
     // The delay slows guessing on this connection without blocking the event loop.
     await sleep(ctx.options.failedLoginDelayMs);
     s.reply(530, 'Login incorrect.');
@@ -60,6 +61,7 @@ async function pass(s: Session, arg: string) {
     return;
   }
   s.loggedIn(account, storage);
+  ctx.loginSucceeded(s.remoteAddress);
   ctx.logger.info({ session: s.id, remote: s.remoteAddress, user: account.username, secure: s.secure }, 'login');
   ctx.emit('login', { session: sessionInfo(s), username: account.username, anonymous: !!account.anonymous });
   s.reply(230, account.anonymous ? 'Anonymous access granted, restrictions apply.' : 'User logged in, proceed.');

@@ -16,6 +16,7 @@ async function openPassive(s: Session): Promise<PassiveListener> {
     host: s.localAddress,
     range: options.pasvRange,
     expectedPeer: options.allowForeignDataAddress ? undefined : s.remoteAddress,
+    idleMs: options.timeouts.dataConnect,
     onRejected: (addr) => logger.warn({ session: s.id, from: addr, expected: s.remoteAddress }, 'passive connection from a foreign address refused'),
   });
   await s.setPassive(listener);

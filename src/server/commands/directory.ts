@@ -22,8 +22,8 @@ export const directoryCommands: CommandSpec[] = [
   {
     verb: 'MKD', aliases: ['XMKD'], needsArg: true, help: 'MKD <sp> pathname',
     handler: async (s, arg) => {
-      s.require('mkdir');
       const p = s.resolve(arg);
+      s.require('mkdir', p);
       if (p === '/') throw new FtpReplyError(550, 'File exists.');
       await s.fs.mkdir(p);
       s.ctx.emit('mkdir', { session: sessionInfo(s), path: p });
@@ -33,8 +33,8 @@ export const directoryCommands: CommandSpec[] = [
   {
     verb: 'RMD', aliases: ['XRMD'], needsArg: true, help: 'RMD <sp> pathname',
     handler: async (s, arg) => {
-      s.require('rmdir');
       const p = s.resolve(arg);
+      s.require('rmdir', p);
       if (p === '/') throw new FtpReplyError(550, 'Permission denied.');
       const info = await s.fs.stat(p).catch(() => undefined);
       if (info && info.type !== 'dir') throw new FtpReplyError(550, 'Not a directory.');

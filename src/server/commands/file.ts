@@ -38,8 +38,9 @@ async function site(s: Session, arg: string) {
     const modeText = rest.shift() ?? '';
     const target = rest.join(' ');
     if (!/^[0-7]{1,4}$/.test(modeText) || !target) throw new FtpReplyError(501, 'Usage: SITE CHMOD <mode> <path>.');
-    s.require('chmod');
-    await s.fs.chmod(s.resolve(target), parseInt(modeText, 8));
+    const p = s.resolve(target);
+    s.require('chmod', p);
+    await s.fs.chmod(p, parseInt(modeText, 8));
     s.reply(200, 'SITE CHMOD command successful.');
     return;
   }
@@ -51,8 +52,8 @@ export const fileCommands: CommandSpec[] = [
   {
     verb: 'DELE', needsArg: true, help: 'DELE <sp> pathname',
     handler: async (s, arg) => {
-      s.require('delete');
       const p = s.resolve(arg);
+      s.require('delete', p);
       await s.fs.unlink(p);
       s.ctx.emit('delete', { session: sessionInfo(s), path: p, type: 'file' });
       s.reply(250, 'File deleted.');
@@ -61,8 +62,8 @@ export const fileCommands: CommandSpec[] = [
   {
     verb: 'RNFR', needsArg: true, help: 'RNFR <sp> pathname',
     handler: async (s, arg) => {
-      s.require('rename');
       const p = s.resolve(arg);
+      s.require('rename', p);
       if (p === '/') throw new FtpReplyError(550, 'Permission denied.');
       await s.fs.stat(p);
       s.renameFrom = p;
@@ -75,10 +76,10 @@ export const fileCommands: CommandSpec[] = [
       const from = s.renameFrom;
       s.renameFrom = undefined;
       if (!from) throw new FtpReplyError(503, 'RNFR required first.');
-      s.require('rename');
       const to = s.resolve(arg);
+      s.require('rename', to);
       if (to === '/') throw new FtpReplyError(553, 'File name not allowed.');
-      if (!s.account!.permissions.overwrite) {
+      if (!s.allows('overwrite', to)) {
         const exists = await s.fs.stat(to).then(() => true, () => false);
         if (exists) throw new FtpReplyError(550, 'Permission denied: target exists.');
       }
@@ -110,8 +111,8 @@ export const fileCommands: CommandSpec[] = [
       const sp = arg.indexOf(' ');
       const date = sp > 0 ? parseTimeVal(arg.slice(0, sp)) : undefined;
       if (!date || !arg.slice(sp + 1)) throw new FtpReplyError(501, 'Usage: MFMT YYYYMMDDHHMMSS path.');
-      s.require('upload');
       const p = s.resolve(arg.slice(sp + 1));
+      s.require('upload', p);
       await s.fs.setModified(p, date);
       s.reply(213, `Modify=${formatTimeVal(date)}; ${p}`);
     },

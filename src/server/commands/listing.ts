@@ -33,7 +33,9 @@ async function resolveTarget(s: Session, rawArg: string): Promise<Target> {
   const arg = stripListFlags(rawArg);
   const p = s.resolve(arg || '.');
   const base = virtualBasename(p);
-  if (/[*?]/.test(base)) {
+  const globbing = /[*?]/.test(base);
+  s.require('list', globbing ? virtualParent(p) : p);
+  if (globbing) {
     const dir = virtualParent(p);
     const re = globToRegExp(base);
     const info = await s.fs.stat(dir);
@@ -57,9 +59,9 @@ async function* chunked(entries: AsyncIterable<FileInfo>, format: (e: FileInfo) 
   if (buf) yield buf;
 }
 
-export function permissionView(s: Session): PermissionView {
-  const p = s.account!.permissions;
-  return { read: p.download, write: p.upload, modify: p.delete || p.rename };
+/** The MLSx `perm` fact for entries of folder `dir`, from what this user may do there. */
+export function permissionView(s: Session, dir: string): PermissionView {
+  return { read: s.allows('download', dir), write: s.allows('upload', dir), modify: s.allows('delete', dir) || s.allows('rename', dir) };
 }
 
 async function sendListing(s: Session, target: Target, format: (e: FileInfo) => string, what: string) {
@@ -80,7 +82,6 @@ async function sendListing(s: Session, target: Target, format: (e: FileInfo) => 
 
 /** Resolve first (so a missing path is a 550 with no data connection opened), then stream. */
 async function list(s: Session, arg: string, verb: string) {
-  s.require('list');
   s.requireDataSetup();
   let target: Target;
   try {
@@ -95,26 +96,26 @@ async function list(s: Session, arg: string, verb: string) {
 }
 
 async function mlsd(s: Session, arg: string) {
-  s.require('list');
   s.requireDataSetup();
   let p: string;
   try {
     p = s.resolve(arg.trim() || '.');
+    s.require('list', p);
     const info = await s.fs.stat(p);
     if (info.type !== 'dir') throw new FtpReplyError(501, 'Not a directory: use MLST for a file.');
   } catch (err) {
     s.clearData();
     throw err;
   }
-  const perms = permissionView(s);
+  const perms = permissionView(s, p);
   await sendListing(s, { entries: s.fs.list(p), prefix: '' }, (e) => formatMlsxLine(e, s.mlstFacts, perms), 'MLSD');
 }
 
 async function mlst(s: Session, arg: string) {
-  s.require('list');
   const p = s.resolve(arg.trim() || '.');
+  s.require('list', virtualParent(p));
   const info = await s.fs.stat(p);
-  const line = formatMlsxLine(info, s.mlstFacts, permissionView(s), undefined, p);
+  const line = formatMlsxLine(info, s.mlstFacts, permissionView(s, p), undefined, p);
   s.reply(250, [`Listing ${p}`, ' ' + line, 'End.']);
 }
 
@@ -135,7 +136,6 @@ async function stat(s: Session, arg: string) {
   }
   if (!s.account) throw new FtpReplyError(530, 'Please login with USER and PASS.');
   if (s.transfer) throw new FtpReplyError(450, 'Transfer in progress; try again later.');
-  s.require('list');
   const target = await resolveTarget(s, arg);
   // Streamed onto the control connection, with backpressure, so a huge folder costs no memory.
   const sock = s.socket;

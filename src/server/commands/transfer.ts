@@ -24,9 +24,9 @@ async function copy(from: Readable, transform: Transform | undefined, to: Writab
 function modeName(s: Session) { return s.type === 'A' ? 'ASCII' : 'BINARY'; }
 
 async function retr(s: Session, arg: string) {
-  s.require('download');
-  s.requireDataSetup();
   const p = s.resolve(arg);
+  s.require('download', p);
+  s.requireDataSetup();
   const offset = s.restOffset;
   s.restOffset = 0;
   let stream: Readable | undefined;
@@ -53,19 +53,36 @@ async function retr(s: Session, arg: string) {
   }
 }
 
+/**
+ * Where an upload is written: in place, or (atomic mode, whole-file stores) under a hidden
+ * temporary name in the same folder, renamed over the target only once every byte has arrived.
+ */
+function uploadTarget(s: Session, p: string, options: WriteOptions, mode: string): string {
+  if (!s.ctx.options.atomicUploads || mode === 'append' || options.start) return p;
+  const dir = virtualParent(p);
+  return `${dir === '/' ? '' : dir}/.wharf-upload-${crypto.randomBytes(6).toString('hex')}-${virtualBasename(p)}`;
+}
+
 async function receive(s: Session, p: string, options: WriteOptions, mode: 'store' | 'append' | 'unique',
   opening: string, complete?: (n: number) => string) {
   let sink: Writable | undefined;
+  const target = uploadTarget(s, p, options, mode);
+  let ok = false;
   try {
-    sink = await s.fs.createWriteStream(p, options);
-    const target = sink;
+    sink = await s.fs.createWriteStream(target, target === p ? options : { exclusive: true });
+    const out = sink;
     const started = Date.now();
     let received = 0;
-    const ok = await s.runTransfer({
+    ok = await s.runTransfer({
       what: `${mode.toUpperCase()} ${p}`,
       opening,
       complete,
-      run: async (data: Duplex, signal) => (received = await copy(data, s.type === 'A' ? new CrlfToLf() : undefined, target, 'in', signal)),
+      run: async (data: Duplex, signal) => {
+        received = await copy(data, s.type === 'A' ? new CrlfToLf() : undefined, out, 'in', signal);
+        // In atomic mode the file takes its name before 226 is sent: a client that sees 226 can use it.
+        if (target !== p) await s.fs.rename(target, p);
+        return received;
+      },
     });
     if (ok) s.ctx.emit('upload', { session: sessionInfo(s), path: p, bytes: received, durationMs: Date.now() - started, mode });
   } catch (err) {
@@ -73,18 +90,27 @@ async function receive(s: Session, p: string, options: WriteOptions, mode: 'stor
     throw err;
   } finally {
     if (sink && !sink.destroyed && !sink.writableFinished) sink.destroy();
+    if (!ok && sink) await discardPartial(s, target, p, mode);
   }
 }
 
+/** After a failed upload: drop the temporary file, or the partial one when so configured. */
+async function discardPartial(s: Session, target: string, p: string, mode: string) {
+  const remove = target !== p || (s.ctx.options.partialUploads === 'delete' && mode !== 'append');
+  if (!remove) return;
+  await s.fs.unlink(target).catch(() => undefined);
+}
+
+
 async function stor(s: Session, arg: string) {
-  s.require('upload');
-  s.requireDataSetup();
   const p = s.resolve(arg);
+  s.require('upload', p);
+  s.requireDataSetup();
   const offset = s.restOffset;
   s.restOffset = 0;
   const existing = await s.fs.stat(p).catch(() => undefined);
   if (existing?.type === 'dir') { s.clearData(); throw new FtpReplyError(550, 'Is a directory.'); }
-  if (existing && !s.account!.permissions.overwrite) { s.clearData(); throw new FtpReplyError(550, 'Permission denied: file exists.'); }
+  if (existing && !s.allows('overwrite', p)) { s.clearData(); throw new FtpReplyError(550, 'Permission denied: file exists.'); }
   if (offset > (existing?.size ?? 0)) { s.clearData(); throw new FtpReplyError(554, 'Restart position beyond end of file.'); }
   await receive(s, p, { start: offset }, 'store', `Opening ${modeName(s)} mode data connection for ${virtualBasename(p)}.`);
 }
@@ -95,15 +121,15 @@ async function appe(s: Session, arg: string) {
   s.restOffset = 0;
   const existing = await s.fs.stat(p).catch(() => undefined);
   if (existing?.type === 'dir') { s.clearData(); throw new FtpReplyError(550, 'Is a directory.'); }
-  s.require(existing ? 'append' : 'upload');
+  s.require(existing ? 'append' : 'upload', p);
   await receive(s, p, { append: true }, 'append', `Opening ${modeName(s)} mode data connection for ${virtualBasename(p)}.`);
 }
 
 async function stou(s: Session, arg: string) {
-  s.require('upload');
+  const base = arg.trim() ? s.resolve(arg) : `${s.cwd === '/' ? '' : s.cwd}/wharf-${crypto.randomBytes(6).toString('hex')}`;
+  s.require('upload', base);
   s.requireDataSetup();
   s.restOffset = 0;
-  const base = arg.trim() ? s.resolve(arg) : `${s.cwd === '/' ? '' : s.cwd}/wharf-${crypto.randomBytes(6).toString('hex')}`;
   // Find a free name by trying base, base.1, base.2 ...; creation itself is exclusive, so a race
   // with another session makes the next candidate be tried, never an overwrite.
   for (let i = 0; i < 100; i++) {
