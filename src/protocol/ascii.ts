@@ -8,23 +8,17 @@ import { Transform, type TransformCallback } from 'node:stream';
 export class LfToCrlf extends Transform {
   private lastWasCr = false;
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
-    let extra = 0;
-    for (let i = 0; i < chunk.length; i++) {
-      if (chunk[i] === 0x0a && !(i === 0 ? this.lastWasCr : chunk[i - 1] === 0x0d)) extra++;
-    }
-    if (extra === 0) {
-      if (chunk.length) this.lastWasCr = chunk[chunk.length - 1] === 0x0d;
-      cb(null, chunk);
-      return;
-    }
+    const prevWasCr = this.lastWasCr;
+    const { extra, lastWasCr } = asciiSizeDelta(chunk, prevWasCr);
+    this.lastWasCr = lastWasCr;
+    if (extra === 0) { cb(null, chunk); return; }
     const out = Buffer.allocUnsafe(chunk.length + extra);
     let j = 0;
     for (let i = 0; i < chunk.length; i++) {
       const b = chunk[i]!;
-      if (b === 0x0a && !(i === 0 ? this.lastWasCr : chunk[i - 1] === 0x0d)) out[j++] = 0x0d;
+      if (b === 0x0a && !(i === 0 ? prevWasCr : chunk[i - 1] === 0x0d)) out[j++] = 0x0d;
       out[j++] = b;
     }
-    this.lastWasCr = chunk[chunk.length - 1] === 0x0d;
     cb(null, out);
   }
 }
@@ -59,7 +53,7 @@ export class CrlfToLf extends Transform {
   }
 }
 
-/** Size of a buffer once converted to network ASCII form (for SIZE in TYPE A). */
+/** How many CRs converting a chunk to network ASCII adds (lone LFs), and whether it ends in CR. */
 export function asciiSizeDelta(chunk: Buffer, prevWasCr: boolean): { extra: number; lastWasCr: boolean } {
   let extra = 0;
   for (let i = 0; i < chunk.length; i++) {

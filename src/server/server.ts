@@ -12,7 +12,6 @@ import { StaticAuthenticator, type Account, type Authenticator, type StaticUser,
 import { LocalStorage } from './storage/local.js';
 import type { Storage } from './storage/storage.js';
 import { normalizeIp } from '../protocol/address.js';
-import { sessionInfo } from './commands/access.js';
 import { LoginBan } from './policy/login-ban.js';
 
 export interface TlsOptions {
@@ -202,7 +201,7 @@ export class FtpServer extends EventEmitter {
         const peers = this.byAddress.get(s.remoteAddress);
         peers?.delete(s);
         if (peers?.size === 0) this.byAddress.delete(s.remoteAddress);
-        this.ctx.emit('disconnect', sessionInfo(s));
+        this.ctx.emit('disconnect', s.info());
       },
       loginFailed: (ip) => {
         if (this.ban.recordFailure(ip)) this.logger.warn({ remote: ip }, 'address banned after repeated failed logins');
@@ -243,7 +242,7 @@ export class FtpServer extends EventEmitter {
     const session = new Session(this.ctx, socket, implicit);
     this.sessions.add(session);
     if (peers) peers.add(session); else this.byAddress.set(ip, new Set([session]));
-    this.ctx.emit('connect', sessionInfo(session));
+    this.ctx.emit('connect', session.info());
     session.greet();
   }
 
@@ -293,7 +292,7 @@ export class FtpServer extends EventEmitter {
 
   /** Sessions now open, for status pages and admin tools. */
   get connections(): SessionInfo[] {
-    return [...this.sessions].map(sessionInfo);
+    return [...this.sessions].map((s) => s.info());
   }
 
   /** Stop accepting, let running transfers end (bounded by shutdownGraceMs), then close every session. */

@@ -102,6 +102,11 @@ export class Session {
 
   get log() { return this.ctx.logger; }
 
+  /** What events and admin tools see of this session. */
+  info() {
+    return { id: this.id, remoteAddress: this.remoteAddress, username: this.account?.username, secure: this.secure };
+  }
+
   private attach(socket: net.Socket) {
     socket.setNoDelay(true);
     socket.on('data', this.onData);

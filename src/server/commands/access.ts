@@ -5,10 +5,6 @@ import { ANONYMOUS_NAMES } from '../auth/authenticator.js';
 import { FtpReplyError } from '../errors.js';
 import type { CommandSpec } from './table.js';
 
-export function sessionInfo(s: Session) {
-  return { id: s.id, remoteAddress: s.remoteAddress, username: s.account?.username, secure: s.secure };
-}
-
 function tlsRequiredFor(s: Session, username: string): boolean {
   const req = s.ctx.options.requireTls;
   if (!req.control || s.secure) return false;
@@ -40,7 +36,7 @@ async function pass(s: Session, arg: string) {
   });
   if (!account) {
     ctx.logger.info({ session: s.id, remote: s.remoteAddress, user: username }, 'login failed');
-    ctx.emit('loginFailed', { session: sessionInfo(s), username, remoteAddress: s.remoteAddress });
+    ctx.emit('loginFailed', { session: s.info(), username, remoteAddress: s.remoteAddress });
     ctx.loginFailed(s.remoteAddress);
     // The delay slows guessing on this connection without blocking the event loop.
     await sleep(ctx.options.failedLoginDelayMs);
@@ -63,7 +59,7 @@ async function pass(s: Session, arg: string) {
   s.loggedIn(account, storage);
   ctx.loginSucceeded(s.remoteAddress);
   ctx.logger.info({ session: s.id, remote: s.remoteAddress, user: account.username, secure: s.secure }, 'login');
-  ctx.emit('login', { session: sessionInfo(s), username: account.username, anonymous: !!account.anonymous });
+  ctx.emit('login', { session: s.info(), username: account.username, anonymous: !!account.anonymous });
   s.reply(230, account.anonymous ? 'Anonymous access granted, restrictions apply.' : 'User logged in, proceed.');
 }
 

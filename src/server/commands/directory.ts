@@ -2,7 +2,6 @@
 import { quotePath } from '../../protocol/path.js';
 import { FtpReplyError } from '../errors.js';
 import type { Session } from '../session.js';
-import { sessionInfo } from './access.js';
 import type { CommandSpec } from './table.js';
 
 async function changeDir(s: Session, target: string) {
@@ -26,7 +25,7 @@ export const directoryCommands: CommandSpec[] = [
       s.require('mkdir', p);
       if (p === '/') throw new FtpReplyError(550, 'File exists.');
       await s.fs.mkdir(p);
-      s.ctx.emit('mkdir', { session: sessionInfo(s), path: p });
+      s.ctx.emit('mkdir', { session: s.info(), path: p });
       s.reply(257, `${quotePath(p)} created.`);
     },
   },
@@ -41,7 +40,7 @@ export const directoryCommands: CommandSpec[] = [
       await s.fs.rmdir(p);
       // Leaving the working directory inside a removed folder would fail every later command.
       if (s.cwd === p || s.cwd.startsWith(p + '/')) s.cwd = '/';
-      s.ctx.emit('delete', { session: sessionInfo(s), path: p, type: 'dir' });
+      s.ctx.emit('delete', { session: s.info(), path: p, type: 'dir' });
       s.reply(250, 'Directory removed.');
     },
   },

@@ -3,7 +3,6 @@ import { formatTimeVal, parseTimeVal } from '../../protocol/listing.js';
 import { asciiSizeDelta } from '../../protocol/ascii.js';
 import { FtpReplyError } from '../errors.js';
 import type { Session } from '../session.js';
-import { sessionInfo } from './access.js';
 import type { CommandSpec } from './table.js';
 
 /** Largest file whose TYPE A size is computed by reading it; larger ones are refused (exact or nothing). */
@@ -55,7 +54,7 @@ export const fileCommands: CommandSpec[] = [
       const p = s.resolve(arg);
       s.require('delete', p);
       await s.fs.unlink(p);
-      s.ctx.emit('delete', { session: sessionInfo(s), path: p, type: 'file' });
+      s.ctx.emit('delete', { session: s.info(), path: p, type: 'file' });
       s.reply(250, 'File deleted.');
     },
   },
@@ -84,7 +83,7 @@ export const fileCommands: CommandSpec[] = [
         if (exists) throw new FtpReplyError(550, 'Permission denied: target exists.');
       }
       await s.fs.rename(from, to);
-      s.ctx.emit('rename', { session: sessionInfo(s), from, to });
+      s.ctx.emit('rename', { session: s.info(), from, to });
       s.reply(250, 'Rename successful.');
     },
   },

@@ -41,12 +41,16 @@ async function resolveTarget(s: Session, rawArg: string): Promise<Target> {
     const info = await s.fs.stat(dir);
     if (info.type !== 'dir') throw new FtpReplyError(550, 'No such file or directory.');
     const all = s.fs.list(dir);
-    const prefix = arg.includes('/') ? arg.slice(0, arg.lastIndexOf('/') + 1) : '';
-    return { entries: (async function* () { for await (const e of all) if (re.test(e.name)) yield e; })(), prefix };
+    return { entries: (async function* () { for await (const e of all) if (re.test(e.name)) yield e; })(), prefix: folderPart(arg) };
   }
   const info = await s.fs.stat(p);
-  if (info.type !== 'dir') return { entries: (async function* () { yield { ...info, name: arg ? virtualBasename(p) : info.name }; })(), prefix: arg && arg.includes('/') ? arg.slice(0, arg.lastIndexOf('/') + 1) : '' };
-  return { entries: s.fs.list(p), prefix: arg ? arg.replace(/\/+$/, '') + '/' : '' };
+  if (info.type === 'dir') return { entries: s.fs.list(p), prefix: arg ? arg.replace(/\/+$/, '') + '/' : '' };
+  return { entries: (async function* () { yield info; })(), prefix: folderPart(arg) };
+}
+
+/** `a/b/c.txt` → `a/b/`: NLST names keep the folder the client asked about, as other servers do. */
+function folderPart(arg: string): string {
+  return arg.slice(0, arg.lastIndexOf('/') + 1);
 }
 
 /** Join formatted lines into large chunks so a big listing is a few writes, not one per entry. */
@@ -65,7 +69,7 @@ export function permissionView(s: Session, dir: string): PermissionView {
 }
 
 async function sendListing(s: Session, target: Target, format: (e: FileInfo) => string, what: string) {
-  const ok = await s.runTransfer({
+  await s.runTransfer({
     what,
     opening: 'Here comes the directory listing.',
     complete: () => 'Directory send OK.',
@@ -77,7 +81,6 @@ async function sendListing(s: Session, target: Target, format: (e: FileInfo) => 
       return n;
     },
   });
-  void ok;
 }
 
 /** Resolve first (so a missing path is a 550 with no data connection opened), then stream. */

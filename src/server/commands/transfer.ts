@@ -7,7 +7,6 @@ import { virtualBasename, virtualParent } from '../../protocol/path.js';
 import { FtpReplyError } from '../errors.js';
 import type { Session } from '../session.js';
 import type { WriteOptions } from '../storage/storage.js';
-import { sessionInfo } from './access.js';
 import type { CommandSpec } from './table.js';
 
 /** Pipe through an optional transform, counting the bytes that cross the data connection. */
@@ -43,7 +42,7 @@ async function retr(s: Session, arg: string) {
       run: (data: Duplex, signal) => copy(source, s.type === 'A' ? new LfToCrlf() : undefined, data, 'out', signal),
     });
     if (ok) {
-      s.ctx.emit('download', { session: sessionInfo(s), path: p, bytes: info.size - offset, durationMs: Date.now() - started });
+      s.ctx.emit('download', { session: s.info(), path: p, bytes: info.size - offset, durationMs: Date.now() - started });
     }
   } catch (err) {
     s.clearData();
@@ -84,7 +83,7 @@ async function receive(s: Session, p: string, options: WriteOptions, mode: 'stor
         return received;
       },
     });
-    if (ok) s.ctx.emit('upload', { session: sessionInfo(s), path: p, bytes: received, durationMs: Date.now() - started, mode });
+    if (ok) s.ctx.emit('upload', { session: s.info(), path: p, bytes: received, durationMs: Date.now() - started, mode });
   } catch (err) {
     s.clearData();
     throw err;
