@@ -128,7 +128,10 @@ export function secureDataSocket(raw: net.Socket, context: tls.SecureContext, ti
         fail('TLS session reuse required on data connection');
         return;
       }
-      resolve(t);
+      // One turn later: Node writes the TLS 1.3 session tickets once the handshake callback
+      // returns; data and close_notify written before them make clients (Python's ssl) fail
+      // their shutdown with "shutdown while in init".
+      setImmediate(() => resolve(t));
     });
     t.once('error', () => fail('TLS handshake on data connection failed'));
     raw.resume();

@@ -338,6 +338,7 @@ export class Session {
     const controller = new AbortController();
     let bytes = 0;
     let socket: Duplex | undefined;
+    let succeeded = false;
     let finish!: () => void;
     const done = new Promise<void>((r) => (finish = r));
     this.transfer = {
@@ -351,6 +352,7 @@ export class Session {
       socket = await this.openData();
       if (controller.signal.aborted) throw new Error('aborted');
       bytes = await spec.run(socket, controller.signal);
+      succeeded = true;
       this.reply(226, spec.complete ? spec.complete(bytes) : 'Transfer complete.');
       return true;
     } catch (err) {
@@ -363,7 +365,9 @@ export class Session {
       }
       return false;
     } finally {
-      if (socket && !socket.destroyed) socket.destroy();
+      if (socket && !socket.destroyed) {
+        if (succeeded) closeGracefully(socket); else socket.destroy();
+      }
       this.clearData();
       this.transfer = undefined;
       finish();
@@ -418,6 +422,20 @@ export class Session {
 
   destroy() { this.socket.destroy(); }
   get isClosed() { return this.closed; }
+}
+
+/**
+ * End a finished data connection without a reset: destroying a socket that still has unread bytes
+ * (a TLS close_notify or ticket, say) makes the kernel send RST, and the client may lose the tail
+ * of the data or fail its TLS shutdown. So: end, drain what arrives, and destroy only after a bound.
+ */
+function closeGracefully(socket: Duplex) {
+  socket.on('error', () => {});
+  socket.end();
+  socket.resume();
+  const timer = setTimeout(() => socket.destroy(), 5000);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
 }
 
 export function storageReply(err: StorageError, transfer = false): [number, string] {

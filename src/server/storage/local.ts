@@ -1,15 +1,73 @@
 // Storage backed by a folder on disk, confined to it: symbolic links that lead outside are refused.
 import fs from 'node:fs';
-import fsp from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable, Writable } from 'node:stream';
+import { promisify } from 'node:util';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { Readable, type Writable } from 'node:stream';
 import type { FileInfo } from '../../protocol/listing.js';
 import { StorageError, type Storage, type WriteOptions } from './storage.js';
 
-const READ_CHUNK = 1024 * 1024;
-const STAT_BATCH = 64;
+const MAX_CHUNK = 1024 * 1024;
+const MIN_CHUNK = 16 * 1024;
+const LIST_BATCH = 256;
+/** Files up to this size are read in one direct call: cheaper than two thread-pool reads and a close. */
+const SMALL_FILE = 64 * 1024;
 
-function toInfo(name: string, st: fs.Stats, target?: string): FileInfo {
+/**
+ * The metadata system calls, either made directly or through libuv's thread pool. Direct calls
+ * cost 2-5 µs on a local disk against 40-200 µs for a thread-pool round trip, which is most of the
+ * cost of a small-file transfer; but on a network filesystem a direct call can stall every session,
+ * so that case can choose the thread pool. File contents always stream asynchronously.
+ */
+interface MetaOps {
+  realpath(p: string): string | Promise<string>;
+  stat(p: string): fs.Stats | Promise<fs.Stats>;
+  lstat(p: string): fs.Stats | Promise<fs.Stats>;
+  fstat(fd: number): fs.Stats | Promise<fs.Stats>;
+  open(p: string, flags: number, mode: number): number | Promise<number>;
+  close(fd: number): void | Promise<void>;
+  ftruncate(fd: number, len: number): void | Promise<void>;
+  mkdir(p: string): unknown;
+  rmdir(p: string): void | Promise<void>;
+  unlink(p: string): void | Promise<void>;
+  rename(a: string, b: string): void | Promise<void>;
+  chmod(p: string, mode: number): void | Promise<void>;
+  utimes(p: string, atime: Date, mtime: Date): void | Promise<void>;
+}
+
+const direct: MetaOps = {
+  realpath: (p) => fs.realpathSync.native(p),
+  stat: (p) => fs.statSync(p),
+  lstat: (p) => fs.lstatSync(p),
+  fstat: (fd) => fs.fstatSync(fd),
+  open: (p, f, m) => fs.openSync(p, f, m),
+  close: (fd) => fs.closeSync(fd),
+  ftruncate: (fd, len) => fs.ftruncateSync(fd, len),
+  mkdir: (p) => fs.mkdirSync(p),
+  rmdir: (p) => fs.rmdirSync(p),
+  unlink: (p) => fs.unlinkSync(p),
+  rename: (a, b) => fs.renameSync(a, b),
+  chmod: (p, m) => fs.chmodSync(p, m),
+  utimes: (p, a, m) => fs.utimesSync(p, a, m),
+};
+
+const threaded: MetaOps = {
+  realpath: promisify(fs.realpath.native),
+  stat: promisify(fs.stat) as (p: string) => Promise<fs.Stats>,
+  lstat: promisify(fs.lstat) as (p: string) => Promise<fs.Stats>,
+  fstat: promisify(fs.fstat) as (fd: number) => Promise<fs.Stats>,
+  open: promisify(fs.open) as (p: string, f: number, m: number) => Promise<number>,
+  close: promisify(fs.close),
+  ftruncate: promisify(fs.ftruncate) as (fd: number, len: number) => Promise<void>,
+  mkdir: promisify(fs.mkdir),
+  rmdir: promisify(fs.rmdir),
+  unlink: promisify(fs.unlink),
+  rename: promisify(fs.rename),
+  chmod: promisify(fs.chmod),
+  utimes: promisify(fs.utimes),
+};
+
+function toInfo(name: string, st: fs.Stats): FileInfo {
   return {
     name,
     type: st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'link' : 'other',
@@ -17,26 +75,46 @@ function toInfo(name: string, st: fs.Stats, target?: string): FileInfo {
     modified: st.mtime,
     mode: st.mode & 0o7777,
     unique: `${st.dev.toString(16)}g${st.ino.toString(16)}`,
-    ...(target !== undefined ? { target } : {}),
   };
 }
 
+const KNOWN_CODES = new Set(['ENOENT', 'EEXIST', 'ENOTDIR', 'EISDIR', 'ENOTEMPTY', 'EACCES', 'EPERM', 'EINVAL', 'ENOSPC', 'ELOOP']);
+
 /** fs errors keep their code; anything unexpected becomes EACCES so no internal detail leaks. */
 function mapError(err: unknown): never {
-  const code = (err as NodeJS.ErrnoException)?.code;
-  const known = ['ENOENT', 'EEXIST', 'ENOTDIR', 'EISDIR', 'ENOTEMPTY', 'EACCES', 'EPERM', 'EINVAL', 'ENOSPC', 'ELOOP'];
   if (err instanceof StorageError) throw err;
-  throw new StorageError((known.includes(code ?? '') ? code : 'EACCES') as StorageError['code']);
+  const code = (err as NodeJS.ErrnoException)?.code ?? '';
+  throw new StorageError((KNOWN_CODES.has(code) ? code : 'EACCES') as StorageError['code']);
+}
+
+async function guard<T>(op: () => T | Promise<T>): Promise<T> {
+  try { return await op(); } catch (err) { return mapError(err); }
+}
+
+/** Read size for a file: whole small files in one read, big ones in 1 MiB chunks. */
+function chunkFor(size: number): number {
+  return Math.max(MIN_CHUNK, Math.min(MAX_CHUNK, size + 1));
+}
+
+export interface LocalStorageOptions {
+  /**
+   * Make metadata system calls (stat, open, realpath...) directly instead of in the thread pool.
+   * Default true: far faster on local disks. Set false when the root is on a network filesystem.
+   */
+  directMetadata?: boolean;
 }
 
 export class LocalStorage implements Storage {
   private rootReal: string | undefined;
+  private readonly ops: MetaOps;
 
-  constructor(private readonly root: string) {}
+  constructor(private readonly root: string, options: LocalStorageOptions = {}) {
+    this.ops = options.directMetadata === false ? threaded : direct;
+  }
 
   /** The root's real path, resolved once: everything is checked against it. */
   private async realRoot(): Promise<string> {
-    if (!this.rootReal) this.rootReal = await fsp.realpath(this.root).catch(mapError);
+    if (!this.rootReal) this.rootReal = await guard(() => this.ops.realpath(this.root));
     return this.rootReal;
   }
 
@@ -52,103 +130,127 @@ export class LocalStorage implements Storage {
   private async real(vpath: string, mayNotExist = false): Promise<string> {
     const root = await this.realRoot();
     const joined = path.join(root, ...vpath.split('/').filter(Boolean));
+    let resolved: string;
     try {
-      const resolved = await fsp.realpath(joined);
-      if (!this.inside(root, resolved)) throw new StorageError('EACCES', 'outside root');
-      return resolved;
+      resolved = await this.ops.realpath(joined);
     } catch (err) {
       if (!mayNotExist || (err as NodeJS.ErrnoException).code !== 'ENOENT') mapError(err);
       // A dangling symlink in the final place must not be followed when creating.
-      const st = await fsp.lstat(joined).catch(() => undefined);
+      const st = await Promise.resolve().then(() => this.ops.lstat(joined)).catch(() => undefined);
       if (st?.isSymbolicLink()) throw new StorageError('EACCES', 'dangling link');
-      const parent = await fsp.realpath(path.dirname(joined)).catch(mapError);
+      const parent = await guard(() => this.ops.realpath(path.dirname(joined)));
       if (!this.inside(root, parent)) throw new StorageError('EACCES', 'outside root');
       return path.join(parent, path.basename(joined));
     }
+    if (!this.inside(root, resolved)) throw new StorageError('EACCES', 'outside root');
+    return resolved;
   }
 
   async stat(vpath: string): Promise<FileInfo> {
     const real = await this.real(vpath);
-    const st = await fsp.stat(real).catch(mapError);
+    const st = await guard(() => this.ops.stat(real));
     return toInfo(vpath === '/' ? '/' : path.posix.basename(vpath), st);
   }
 
+  /**
+   * Entries in batches: one directory read and a stat per entry, then a turn of the event loop,
+   * so a 100,000-entry folder neither fills memory nor holds up other sessions.
+   */
   async *list(vpath: string): AsyncIterable<FileInfo> {
     const root = await this.realRoot();
     const real = await this.real(vpath);
-    const dir = await fsp.opendir(real, { bufferSize: 256 }).catch(mapError);
-    let batch: fs.Dirent[] = [];
-    const flush = async (): Promise<FileInfo[]> => {
-      const infos = await Promise.all(batch.map(async (d) => {
-        const full = path.join(real, d.name);
-        try {
-          if (d.isSymbolicLink()) {
-            // Show a link as what it points to when that stays inside the root; never show
-            // where a link leads outside it.
-            const target = await fsp.realpath(full).catch(() => undefined);
-            if (target && this.inside(root, target)) return toInfo(d.name, await fsp.stat(target));
-            const lst = await fsp.lstat(full);
-            return { ...toInfo(d.name, lst), size: 0 };
-          }
-          return toInfo(d.name, await fsp.lstat(full));
-        } catch {
-          return undefined; // vanished between readdir and stat
-        }
-      }));
-      batch = [];
-      return infos.filter((x): x is FileInfo => x !== undefined);
-    };
+    const dir = await guard(() => fs.promises.opendir(real, { bufferSize: LIST_BATCH }));
     try {
-      for await (const d of dir) {
-        batch.push(d);
-        if (batch.length >= STAT_BATCH) yield* await flush();
+      for (;;) {
+        const batch: FileInfo[] = [];
+        let d: fs.Dirent | null = null;
+        while (batch.length < LIST_BATCH && (d = await guard(() => dir.read())) !== null) {
+          const info = await this.entryInfo(root, real, d);
+          if (info) batch.push(info);
+        }
+        yield* batch;
+        if (d === null) break;
+        await yieldToLoop();
       }
-      if (batch.length) yield* await flush();
-    } catch (err) {
-      mapError(err);
+    } finally {
+      await dir.close().catch(() => undefined);
+    }
+  }
+
+  private async entryInfo(root: string, dir: string, d: fs.Dirent): Promise<FileInfo | undefined> {
+    const full = path.join(dir, d.name);
+    try {
+      if (d.isSymbolicLink()) {
+        // A link shows as what it points to while that stays inside the root; where a link
+        // leads outside is never shown.
+        const target = await Promise.resolve().then(() => this.ops.realpath(full)).catch(() => undefined);
+        if (target && this.inside(root, target)) return toInfo(d.name, await this.ops.stat(target));
+        return { ...toInfo(d.name, await this.ops.lstat(full)), size: 0 };
+      }
+      return toInfo(d.name, await this.ops.lstat(full));
+    } catch {
+      return undefined; // vanished between readdir and stat
     }
   }
 
   async createReadStream(vpath: string, options: { start?: number } = {}): Promise<Readable> {
     const real = await this.real(vpath);
-    const handle = await fsp.open(real, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW).catch(mapError);
-    const st = await handle.stat();
-    if (st.isDirectory()) { await handle.close(); throw new StorageError('EISDIR'); }
-    if (!st.isFile()) { await handle.close(); throw new StorageError('EACCES', 'not a regular file'); }
-    return handle.createReadStream({ start: options.start ?? 0, highWaterMark: READ_CHUNK });
+    const fd = await guard(() => this.ops.open(real, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW, 0));
+    try {
+      const st = await this.ops.fstat(fd);
+      if (st.isDirectory()) throw new StorageError('EISDIR');
+      if (!st.isFile()) throw new StorageError('EACCES', 'not a regular file');
+      const start = options.start ?? 0;
+      const length = Math.max(0, st.size - start);
+      if (this.ops === direct && length <= SMALL_FILE) {
+        const buf = Buffer.allocUnsafe(length);
+        const n = length ? fs.readSync(fd, buf, 0, length, start) : 0;
+        fs.closeSync(fd);
+        return Readable.from(n ? [buf.subarray(0, n)] : [], { objectMode: false });
+      }
+      return fs.createReadStream(real, { fd, start, highWaterMark: chunkFor(length), autoClose: true });
+    } catch (err) {
+      await Promise.resolve(this.ops.close(fd)).catch(() => undefined);
+      return mapError(err);
+    }
   }
 
   async createWriteStream(vpath: string, options: WriteOptions = {}): Promise<Writable> {
     const real = await this.real(vpath, true);
     const c = fs.constants;
-    const st = await fsp.stat(real).catch(() => undefined);
+    const st = await Promise.resolve().then(() => this.ops.stat(real)).catch(() => undefined);
     if (st?.isDirectory()) throw new StorageError('EISDIR');
+    if (options.start && (!st || st.size < options.start)) throw new StorageError('EINVAL', 'restart beyond end of file');
     let flags = c.O_WRONLY | c.O_CREAT | c.O_NOFOLLOW;
     if (options.exclusive) flags |= c.O_EXCL;
     if (options.append) flags |= c.O_APPEND;
     else if (!options.start) flags |= c.O_TRUNC;
-    if (options.start && (!st || st.size < options.start)) throw new StorageError('EINVAL', 'restart beyond end of file');
-    const handle = await fsp.open(real, flags, 0o644).catch(mapError);
-    // REST n + STOR: keep the first n bytes, replace the rest with what the client sends.
-    if (options.start) await handle.truncate(options.start).catch(async (e) => { await handle.close(); mapError(e); });
-    return handle.createWriteStream({ start: options.append ? undefined : options.start ?? 0, highWaterMark: READ_CHUNK });
+    const fd = await guard(() => this.ops.open(real, flags, 0o644));
+    try {
+      // REST n + STOR: keep the first n bytes, replace the rest with what the client sends.
+      if (options.start) await this.ops.ftruncate(fd, options.start);
+    } catch (err) {
+      await Promise.resolve(this.ops.close(fd)).catch(() => undefined);
+      return mapError(err);
+    }
+    return fs.createWriteStream(real, { fd, start: options.append ? undefined : options.start ?? 0, highWaterMark: MAX_CHUNK });
   }
 
   async mkdir(vpath: string): Promise<void> {
-    await fsp.mkdir(await this.real(vpath, true)).catch(mapError);
+    const real = await this.real(vpath, true);
+    await guard(() => this.ops.mkdir(real));
   }
 
   async rmdir(vpath: string): Promise<void> {
-    if (vpath === '/') throw new StorageError('EACCES', 'root');
     const real = await this.realNoFollow(vpath);
-    await fsp.rmdir(real).catch(mapError);
+    await guard(() => this.ops.rmdir(real));
   }
 
   async unlink(vpath: string): Promise<void> {
     const real = await this.realNoFollow(vpath);
-    const st = await fsp.lstat(real).catch(mapError);
+    const st = await guard(() => this.ops.lstat(real));
     if (st.isDirectory()) throw new StorageError('EISDIR');
-    await fsp.unlink(real).catch(mapError);
+    await guard(() => this.ops.unlink(real));
   }
 
   /**
@@ -163,18 +265,19 @@ export class LocalStorage implements Storage {
 
   async rename(from: string, to: string): Promise<void> {
     const src = await this.realNoFollow(from);
-    await fsp.lstat(src).catch(mapError);
+    await guard(() => this.ops.lstat(src));
     const dst = await this.real(to, true);
-    await fsp.rename(src, dst).catch(mapError);
+    await guard(() => this.ops.rename(src, dst));
   }
 
   async chmod(vpath: string, mode: number): Promise<void> {
-    await fsp.chmod(await this.real(vpath), mode & 0o777).catch(mapError);
+    const real = await this.real(vpath);
+    await guard(() => this.ops.chmod(real, mode & 0o777));
   }
 
   async setModified(vpath: string, date: Date): Promise<void> {
     const real = await this.real(vpath);
-    const st = await fsp.stat(real).catch(mapError);
-    await fsp.utimes(real, st.atime, date).catch(mapError);
+    const st = await guard(() => this.ops.stat(real));
+    await guard(() => this.ops.utimes(real, st.atime, date));
   }
 }
