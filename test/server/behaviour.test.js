@@ -199,3 +199,36 @@ test('two hundred simultaneous sessions are all served', async () => {
     await srv.stop();
   }
 });
+
+test('IPv6: EPSV and EPRT on ::1, PASV refused with a pointer to EPSV', async (t) => {
+  const probe = net.createServer();
+  const v6 = await new Promise((res) => { probe.once('error', () => res(false)); probe.listen(0, '::1', () => { probe.close(); res(true); }); });
+  if (!v6) { t.skip('no IPv6 loopback on this machine'); return; }
+  const srv = await startServer({ host: '::1' });
+  try {
+    await fs.writeFile(path.join(srv.root, 'six.txt'), 'over ipv6');
+    const c = await RawClient.connect(srv.port, '::1');
+    await c.login(USER, PASSWORD);
+    assert.equal((await c.cmd('PASV')).code, 425);
+    assert.equal((await c.cmd('EPSV 1')).code, 522);
+    let d = await c.passive('EPSV');
+    let got = collect(d);
+    assert.equal((await c.cmd('RETR six.txt')).code, 150);
+    assert.equal((await got).toString(), 'over ipv6');
+    assert.equal((await c.read()).code, 226);
+    // Active mode: the server connects back to a listener of ours on ::1.
+    const listener = net.createServer();
+    await new Promise((r) => listener.listen(0, '::1', r));
+    const accepted = new Promise((r) => listener.once('connection', r));
+    assert.equal((await c.cmd(`EPRT |2|::1|${listener.address().port}|`)).code, 200);
+    assert.equal((await c.cmd('RETR six.txt')).code, 150);
+    d = await accepted;
+    got = collect(d);
+    assert.equal((await got).toString(), 'over ipv6');
+    assert.equal((await c.read()).code, 226);
+    listener.close();
+    c.close();
+  } finally {
+    await srv.stop();
+  }
+});

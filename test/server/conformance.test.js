@@ -238,6 +238,7 @@ test('LIST, NLST, MLSD, MLST, STAT with a path', async () => {
   assert.match(text, /^type=file;size=5;modify=\d{14}(\.\d{1,3})?;perm=[adfrw]+;unique=\w+;unix\.mode=0644; a b\.txt\r$/m);
   assert.match(text, /^type=dir;modify=\d+.*; sub\r$/m);
 
+  assert.match((await c.cmd('MLST')).lines[1], /^ type=cdir;.* \/$/);
   const ml = await c.cmd('MLST ls/a b.txt');
   assert.equal(ml.code, 250);
   assert.match(ml.lines[1], /^ type=file;size=5;.* \/ls\/a b\.txt$/);

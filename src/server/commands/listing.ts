@@ -118,7 +118,8 @@ async function mlst(s: Session, arg: string) {
   const p = s.resolve(arg.trim() || '.');
   s.require('list', virtualParent(p));
   const info = await s.fs.stat(p);
-  const line = formatMlsxLine(info, s.mlstFacts, permissionView(s, p), undefined, p);
+  // RFC 3659 7.5.1: the working directory itself is "cdir".
+  const line = formatMlsxLine(info, s.mlstFacts, permissionView(s, p), p === s.cwd ? 'cdir' : undefined, p);
   s.reply(250, [`Listing ${p}`, ' ' + line, 'End.']);
 }
 
