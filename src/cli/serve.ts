@@ -140,6 +140,9 @@ export function registerServe(program: Command): void {
         '  Ctrl-C to stop',
       ];
       process.stdout.write(lines.join('\n') + '\n');
+      // One session's unexpected failure must not end everyone's: log it and keep serving.
+      process.on('uncaughtException', (err) => logger.error({ err: err.stack ?? String(err) }, 'unexpected error'));
+      process.on('unhandledRejection', (err) => logger.error({ err: (err as Error)?.stack ?? String(err) }, 'unhandled rejection'));
       let stopping = false;
       const stop = (signal: string) => {
         if (stopping) { process.stderr.write('wharf: forced exit\n'); process.exit(130); }

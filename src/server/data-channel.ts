@@ -63,6 +63,9 @@ export class PassiveListener {
       return;
     }
     this.socket = s;
+    // Until a transfer pipes it, a reset must not become an unhandled 'error'; the transfer's
+    // pipeline sees errors through its own listeners.
+    s.on('error', () => {});
     clearTimeout(this.idleTimer);
     this.server.close(); // one connection per PASV: stop listening at once
     if (this.waiter) { this.waiter.resolve(s); this.waiter = undefined; }
@@ -104,7 +107,12 @@ export function connectActive(host: string, port: number, localAddress: string |
   return new Promise((resolve, reject) => {
     const s = net.connect({ host, port, localAddress, noDelay: true });
     const timer = setTimeout(() => { s.destroy(); reject(new DataChannelError(425, "Can't open data connection")); }, timeoutMs);
-    s.once('connect', () => { clearTimeout(timer); s.removeAllListeners('error'); resolve(s); });
+    s.once('connect', () => {
+      clearTimeout(timer);
+      s.removeAllListeners('error');
+      s.on('error', () => {});
+      resolve(s);
+    });
     s.once('error', () => { clearTimeout(timer); s.destroy(); reject(new DataChannelError(425, "Can't open data connection")); });
   });
 }
