@@ -44,7 +44,7 @@ test('tnftp: login, cd, ls, get, put, mkdir, delete', async (t) => {
   await fs.writeFile(path.join(srv.root, 'tn', 'from-server.txt'), 'server side');
   await fs.writeFile(path.join(tmp, 'local.txt'), 'client side');
   const script = [
-    `user ${USER} ${PASSWORD}`, 'binary', 'cd tn', 'ls',
+    `user ${USER} "${PASSWORD}"`, 'binary', 'cd tn', 'ls',
     `get from-server.txt ${path.join(tmp, 'got.txt')}`, `put ${path.join(tmp, 'local.txt')} put.txt`,
     'mkdir made', 'delete from-server.txt', 'bye', '',
   ].join('\n');
