@@ -114,3 +114,34 @@ test('bad settings are refused with a clear message and exit code 1', async () =
   assert.equal(r3.status, 1);
   assert.match(r3.stderr, /--user wants NAME:PASSWORD/);
 });
+
+test('a changed users file takes effect without a restart; a broken edit keeps the old accounts', async () => {
+  const dir = await tempDir();
+  const entry = async (name, pw) => JSON.parse((await run(process.execPath, [BIN, 'passwd', name], { input: pw + '\n' })).text);
+  const dave = await entry('dave', 'first');
+  const usersFile = path.join(dir, 'users.json');
+  await fs.writeFile(usersFile, JSON.stringify({ users: [dave] }));
+  const s = await serve(['--root', dir, '--users', usersFile], dir);
+  const login = (user, pw) => run('curl', ['-sS', '--max-time', '20', '--user', `${user}:${pw}`, `ftp://127.0.0.1:${s.port}/`]);
+  const waitFor = async (user, pw, want) => {
+    for (let i = 0; i < 40; i++) {
+      if (((await login(user, pw)).status === 0) === want) return true;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    return false;
+  };
+  try {
+    assert.equal((await login('dave', 'first')).status, 0);
+    assert.equal((await login('erin', 'second')).status, 67);
+    await fs.writeFile(usersFile, JSON.stringify({ users: [dave, await entry('erin', 'second')] }));
+    assert.ok(await waitFor('erin', 'second', true), 'erin can log in after the edit');
+    await fs.writeFile(usersFile, '{ this is not json');
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.equal((await login('erin', 'second')).status, 0, 'a broken file keeps the previous accounts');
+    assert.match(s.err(), /users file not reloaded/);
+  } finally {
+    s.proc.kill('SIGINT');
+    assert.equal(await exited(s.proc), 0);
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
