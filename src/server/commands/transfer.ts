@@ -8,6 +8,10 @@ import { FtpReplyError } from '../errors.js';
 import type { Session } from '../session.js';
 import type { WriteOptions } from '../storage/storage.js';
 import type { CommandSpec } from './table.js';
+import { pumpFile } from '../file-pump.js';
+
+/** Below this, one small read is cheaper than setting up the pump. */
+const PUMP_MIN_SIZE = 256 * 1024;
 
 /** Pipe through an optional transform, counting the bytes that cross the data connection. */
 async function copy(from: Readable, transform: Transform | undefined, to: Writable, countOn: 'in' | 'out',
@@ -29,17 +33,27 @@ async function retr(s: Session, arg: string) {
   const offset = s.restOffset;
   s.restOffset = 0;
   let stream: Readable | undefined;
+  let closeReader: (() => Promise<void>) | undefined;
   try {
     const info = await s.fs.stat(p);
     if (info.type === 'dir') throw new FtpReplyError(550, 'Is a directory.');
     if (offset > info.size) throw new FtpReplyError(554, 'Restart position beyond end of file.');
-    stream = await s.fs.createReadStream(p, { start: offset });
-    const source = stream;
+    const fast = s.type === 'I' && info.size - offset >= PUMP_MIN_SIZE && s.fs.openReader;
+    let run: (data: Duplex, signal: AbortSignal) => Promise<number>;
+    if (fast) {
+      const reader = await s.fs.openReader!(p);
+      closeReader = () => reader.close();
+      run = (data, signal) => pumpFile(reader, offset, data, signal);
+    } else {
+      stream = await s.fs.createReadStream(p, { start: offset });
+      const source = stream;
+      run = (data, signal) => copy(source, s.type === 'A' ? new LfToCrlf() : undefined, data, 'out', signal);
+    }
     const started = Date.now();
     const ok = await s.runTransfer({
       what: `RETR ${p}`,
       opening: `Opening ${modeName(s)} mode data connection for ${virtualBasename(p)} (${info.size - offset} bytes).`,
-      run: (data: Duplex, signal) => copy(source, s.type === 'A' ? new LfToCrlf() : undefined, data, 'out', signal),
+      run,
     });
     if (ok) {
       s.ctx.emit('download', { session: s.info(), path: p, bytes: info.size - offset, durationMs: Date.now() - started });
@@ -49,6 +63,7 @@ async function retr(s: Session, arg: string) {
     throw err;
   } finally {
     stream?.destroy();
+    await closeReader?.();
   }
 }
 

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { Readable, type Writable } from 'node:stream';
 import type { FileInfo } from '../../protocol/listing.js';
-import { StorageError, type Storage, type WriteOptions } from './storage.js';
+import { StorageError, type FileReader, type Storage, type WriteOptions } from './storage.js';
 
 const MAX_CHUNK = 1024 * 1024;
 const MIN_CHUNK = 16 * 1024;
@@ -213,6 +213,23 @@ export class LocalStorage implements Storage {
       await Promise.resolve(this.ops.close(fd)).catch(() => undefined);
       return mapError(err);
     }
+  }
+
+  async openReader(vpath: string): Promise<FileReader> {
+    const real = await this.real(vpath);
+    const fd = await guard(() => this.ops.open(real, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW, 0));
+    const st = await Promise.resolve().then(() => this.ops.fstat(fd)).catch(async (err) => { await Promise.resolve(this.ops.close(fd)).catch(() => undefined); return mapError(err); });
+    if (!st.isFile()) {
+      await Promise.resolve(this.ops.close(fd)).catch(() => undefined);
+      throw new StorageError(st.isDirectory() ? 'EISDIR' : 'EACCES');
+    }
+    const read = promisify(fs.read);
+    let closed = false;
+    return {
+      size: st.size,
+      read: async (buffer, length, position) => (await read(fd, buffer, 0, length, position)).bytesRead,
+      close: async () => { if (!closed) { closed = true; await Promise.resolve(this.ops.close(fd)).catch(() => undefined); } },
+    };
   }
 
   async createWriteStream(vpath: string, options: WriteOptions = {}): Promise<Writable> {

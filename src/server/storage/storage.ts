@@ -24,6 +24,14 @@ export interface WriteOptions {
   exclusive?: boolean;
 }
 
+/** Positional reads into the caller's buffer, for backends that can: downloads then reuse buffers. */
+export interface FileReader {
+  readonly size: number;
+  /** Read up to `length` bytes at `position` into `buffer`; 0 at the end of the file. */
+  read(buffer: Buffer, length: number, position: number): Promise<number>;
+  close(): Promise<void>;
+}
+
 /**
  * All paths are virtual: absolute, POSIX, already normalised by the protocol layer so they never
  * contain `..`. A backend must still guarantee nothing outside its root is reached (symbolic links).
@@ -33,6 +41,8 @@ export interface Storage {
   /** Entries of a directory, streamed so a 100,000-entry listing does not sit in memory. */
   list(path: string): AsyncIterable<FileInfo>;
   createReadStream(path: string, options?: { start?: number }): Promise<Readable>;
+  /** Optional: open a regular file for positional reads (the fast download path). */
+  openReader?(path: string): Promise<FileReader>;
   createWriteStream(path: string, options?: WriteOptions): Promise<Writable>;
   mkdir(path: string): Promise<void>;
   rmdir(path: string): Promise<void>;
