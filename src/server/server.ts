@@ -150,6 +150,8 @@ export class FtpServer extends EventEmitter {
   private readonly authenticator: Authenticator;
   private readonly sessions = new Set<Session>();
   private readonly byAddress = new Map<string, Set<Session>>();
+  /** LocalStorage holds no per-session state, so one per root serves every login to it. */
+  private readonly localStorages = new Map<string, LocalStorage>();
   private readonly ban: LoginBan;
   private secureContext: tls.SecureContext | undefined;
   private plainServer: net.Server | undefined;
@@ -199,7 +201,7 @@ export class FtpServer extends EventEmitter {
       authenticator: this.authenticator,
       tlsContext: () => this.secureContext,
       storageFor: (account) => account.storage ?? this.options.storage?.(account) ??
-        new LocalStorage(path.resolve(account.root ?? this.options.root ?? process.cwd())),
+        this.localStorage(path.resolve(account.root ?? this.options.root ?? process.cwd())),
       emit: (event, payload) => {
         // An application's listener that throws must not break the session that triggered it.
         try { if (event !== 'error' || this.listenerCount('error') > 0) this.emit(event, payload); } catch (err) {
@@ -218,6 +220,15 @@ export class FtpServer extends EventEmitter {
       },
       loginSucceeded: (ip) => this.ban.recordSuccess(ip),
     };
+  }
+
+  private localStorage(root: string): LocalStorage {
+    let s = this.localStorages.get(root);
+    if (!s) {
+      s = new LocalStorage(root);
+      this.localStorages.set(root, s);
+    }
+    return s;
   }
 
   /** Refuse cheaply: one short line and a close, no session, no TLS, no per-connection state. */
