@@ -268,6 +268,9 @@ test('FEAT, OPTS UTF8, HELP, HOST, CLNT, STAT', async () => {
     assert.ok(feat.lines.includes(' ' + f), `FEAT lists ${f}`);
   }
   assert.ok(feat.lines.some((l) => /^ MLST type\*;size\*;modify\*;perm\*;unique\*;unix\.mode\*;$/.test(l)));
+  assert.ok(feat.lines.includes(' LANG EN*'));
+  assert.equal((await c.cmd('LANG en-US')).code, 200);
+  assert.equal((await c.cmd('LANG fr')).code, 504);
   assert.equal((await c.cmd('OPTS UTF8 ON')).code, 200);
   assert.equal((await c.cmd('OPTS BOGUS')).code, 501);
   assert.equal((await c.cmd('CLNT test-suite 1.0')).code, 200);

@@ -52,4 +52,13 @@ export const infoCommands: CommandSpec[] = [
   { verb: 'SYST', handler: (s) => s.reply(215, 'UNIX Type: L8'), needsLogin: false, help: 'SYST' },
   { verb: 'NOOP', handler: (s) => s.reply(200, 'NOOP ok.'), needsLogin: false, help: 'NOOP' },
   { verb: 'HELP', handler: help, needsLogin: false, help: 'HELP [<sp> command]' },
+  {
+    // RFC 2640 section 4: replies are in English only; any English tag (or none) is accepted.
+    verb: 'LANG', needsLogin: false, help: 'LANG [<sp> language-tag]', feat: () => ['LANG EN*'],
+    handler: (s, arg) => {
+      const tag = arg.trim().toLowerCase();
+      if (tag === '' || tag === 'en' || tag.startsWith('en-')) { s.reply(200, 'Responses changed to English.'); return; }
+      throw new FtpReplyError(504, 'Language not supported; only EN is available.');
+    },
+  },
 ];
