@@ -22,6 +22,7 @@ const DURING_TRANSFER = new Set(['ABOR', 'STAT', 'NOOP']);
 /** Commands that keep a pending RNFR / REST alive when they come in between. */
 const KEEPS_RENAME = new Set(['RNTO']);
 const MAX_QUEUED_LINES = 64;
+const MAX_UNREAD_REPLIES = 1024 * 1024;
 
 type DataSetup =
   | { kind: 'passive'; listener: PassiveListener }
@@ -112,6 +113,7 @@ export class Session {
     socket.on('data', this.onData);
     socket.on('error', (err) => this.log.debug({ session: this.id, err: err.message }, 'control connection error'));
     socket.on('close', () => this.cleanup());
+    socket.on('drain', () => this.maybeResume());
     socket.setTimeout(this.ctx.options.timeouts.idle, () => {
       if (this.transfer) return; // a transfer has its own stall timeout
       this.timeout('Idle timeout');
@@ -165,8 +167,14 @@ export class Session {
       this.queue.push(ev.line);
     }
     // A client that floods commands without reading replies is slowed, not buffered without end.
-    if (this.queue.length > MAX_QUEUED_LINES || this.socket.writableLength > 1024 * 1024) this.socket.pause();
+    if (this.queue.length > MAX_QUEUED_LINES || this.socket.writableLength > MAX_UNREAD_REPLIES) this.socket.pause();
     void this.pump();
+  }
+
+  /** Read again once the queue has room and the client has taken its replies. */
+  private maybeResume() {
+    if (!this.closed && this.socket.isPaused() && this.queue.length < MAX_QUEUED_LINES / 4 &&
+      this.socket.writableLength <= MAX_UNREAD_REPLIES) this.socket.resume();
   }
 
   /** Errors found while splitting are answered in order with the commands around them. */
@@ -190,7 +198,7 @@ export class Session {
           const penalty = this.errorBucket.take();
           if (penalty) await sleep(penalty);
         }
-        if (this.socket.isPaused() && this.queue.length < MAX_QUEUED_LINES / 4 && !this.closed) this.socket.resume();
+        this.maybeResume();
       }
     } finally {
       this.busy = false;

@@ -228,3 +228,23 @@ test('IPv6: EPSV and EPRT on ::1, PASV refused with a pointer to EPSV', async (t
     await srv.stop();
   }
 });
+
+test('a client that stops reading replies is paused, and served again once it reads', async () => {
+  const srv = await startServer({ commandRate: 1e6 });
+  try {
+    const c = await RawClient.connect(srv.port);
+    c.socket.pause();
+    // ~1 KB of reply each, unread: the server's unsent replies pass its bound and it stops reading.
+    c.writeRaw('HELP\r\n'.repeat(20000));
+    await new Promise((r) => setTimeout(r, 1000));
+    c.writeRaw('NOO'); // half a command arrives while the server is paused
+    await new Promise((r) => setTimeout(r, 200));
+    c.writeRaw('P\r\n');
+    c.socket.resume();
+    for (let i = 0; i < 20000; i++) assert.equal((await c.read()).code, 214);
+    assert.equal((await c.read()).code, 200, 'reading resumes once the replies are taken');
+    c.close();
+  } finally {
+    await srv.stop();
+  }
+});
