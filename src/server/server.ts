@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
 import dns from 'node:dns/promises';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { jsonLogger, silentLogger, type Logger } from '../logger.js';
 import { Session } from './session.js';
@@ -287,13 +288,19 @@ export class FtpServer extends EventEmitter {
     return { host, port, implicitTlsPort };
   }
 
-  /** Ports are bound; give up root before serving anyone (group first, while still allowed). */
+  /**
+   * Ports are bound; give up root before serving anyone. Order matters: the supplementary groups
+   * (reduced to the one group) and the group while still root, the user last. Without a group,
+   * the user's primary group is used, so no group of root's survives the drop.
+   */
   private dropPrivileges() {
     const runAs = this.options.runAs;
     if (!runAs || typeof process.getuid !== 'function' || process.getuid() !== 0) return;
-    if (runAs.group !== undefined) process.setgid!(runAs.group);
+    const group = runAs.group ?? primaryGroupOf(runAs.user);
+    process.setgroups!([group]);
+    process.setgid!(group);
     process.setuid!(runAs.user);
-    this.logger.info({ uid: process.getuid(), gid: process.getgid!() }, 'dropped root privileges');
+    this.logger.info({ uid: process.getuid(), gid: process.getgid!(), groups: process.getgroups!() }, 'dropped root privileges');
   }
 
   /** A host name (dynamic DNS) is looked up at start; an IP is used as given. */
@@ -330,6 +337,13 @@ export class FtpServer extends EventEmitter {
     for (const s of this.sessions) s.destroy();
     await stopped;
   }
+}
+
+function primaryGroupOf(user: string | number): number {
+  const r = spawnSync('id', ['-g', String(user)], { encoding: 'utf8', timeout: 5000 });
+  const gid = Number(r.stdout?.trim());
+  if (r.status !== 0 || !Number.isInteger(gid)) throw new Error(`runAs: unknown user ${String(user)}`);
+  return gid;
 }
 
 function listenOn(server: net.Server, host: string, port: number): Promise<void> {

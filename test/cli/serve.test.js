@@ -145,3 +145,29 @@ test('a changed users file takes effect without a restart; a broken edit keeps t
     await fs.rm(dir, { recursive: true, force: true });
   }
 });
+
+test('--run-as drops root privileges after binding the port', async (t) => {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) { t.skip('needs to run as root'); return; }
+  const dir = await tempDir();
+  await fs.chmod(dir, 0o755);
+  await fs.writeFile(path.join(dir, 'hello.txt'), 'dropped');
+  await fs.chmod(path.join(dir, 'hello.txt'), 0o644);
+  const s = await serve(['--root', dir, '--run-as', 'nobody:nogroup', '--log-format', 'json'], dir);
+  try {
+    const status = await fs.readFile(`/proc/${s.proc.pid}/status`, 'utf8');
+    const uid = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)/m.exec(status);
+    const nobody = (await run('id', ['-u', 'nobody'])).text.trim();
+    assert.deepEqual(uid.slice(1), [nobody, nobody, nobody], 'real, effective and saved uid are nobody');
+    const gid = /^Gid:\s+(\d+)\s+(\d+)\s+(\d+)/m.exec(status);
+    const nogroup = (await run('getent', ['group', 'nogroup'])).text.split(':')[2];
+    assert.deepEqual(gid.slice(1), [nogroup, nogroup, nogroup]);
+    assert.equal(/^Groups:\s*(.*)$/m.exec(status)[1].trim(), nogroup, 'no supplementary group of root survives');
+    const r = await run('curl', ['-sS', '--max-time', '20', `ftp://127.0.0.1:${s.port}/hello.txt`]);
+    assert.equal(r.text, 'dropped', 'still serving after the drop');
+    assert.match(s.err(), /dropped root privileges/);
+  } finally {
+    s.proc.kill('SIGINT');
+    assert.equal(await exited(s.proc), 0);
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
