@@ -9,3 +9,7 @@ export { LocalStorage } from './server/storage/local.js';
 export { MemoryStorage } from './server/storage/memory.js';
 export type { FileInfo } from './protocol/listing.js';
 export { jsonLogger, silentLogger, type Logger } from './logger.js';
+export { FtpClient, AbortError, type FtpClientOptions, type TransferOptions, type Progress } from './client/client.js';
+export { FtpError, FtpTimeoutError, FtpConnectionError } from './client/errors.js';
+export { parseFtpUrl, type FtpUrl, type Security } from './client/url.js';
+export { parseListing, parseUnixLine, parseDosLine, parseMlsxLine } from './protocol/listing-parse.js';

@@ -1,0 +1,154 @@
+// The client's control connection: one command at a time, replies matched in order, TLS upgrade.
+import net from 'node:net';
+import tls from 'node:tls';
+import { ReplyParser, type Reply } from '../protocol/reply.js';
+import { formatCommand } from '../protocol/command-line.js';
+import { FtpConnectionError, FtpError, FtpTimeoutError, redact } from './errors.js';
+
+export interface ControlOptions {
+  host: string;
+  port: number;
+  /** TLS from the first byte (implicit FTPS). */
+  implicitTls?: boolean;
+  tls?: tls.ConnectionOptions;
+  connectTimeoutMs: number;
+  replyTimeoutMs: number;
+  log?: (line: string) => void;
+}
+
+export interface ReplyText extends Reply { text: string }
+
+/**
+ * Commands are serialised with a lock: a caller holds it for a whole exchange (a transfer needs
+ * its preliminary and final replies), so overlapping calls from an application never interleave.
+ */
+export class ControlConnection {
+  socket!: net.Socket | tls.TLSSocket;
+  private parser = new ReplyParser();
+  private replies: ReplyText[] = [];
+  private waiter: { resolve: (r: ReplyText) => void; reject: (e: Error) => void } | undefined;
+  private failure: Error | undefined;
+  private lockTail: Promise<void> = Promise.resolve();
+  greeting!: ReplyText;
+
+  private constructor(private readonly options: ControlOptions) {}
+
+  static async open(options: ControlOptions): Promise<ControlConnection> {
+    const c = new ControlConnection(options);
+    const socket = await new Promise<net.Socket>((resolve, reject) => {
+      const s = options.implicitTls
+        ? tls.connect({ host: options.host, port: options.port, servername: net.isIP(options.host) ? undefined : options.host, ...options.tls })
+        : net.connect({ host: options.host, port: options.port });
+      const timer = setTimeout(() => { s.destroy(); reject(new FtpTimeoutError(`connecting to ${options.host}:${options.port}`)); }, options.connectTimeoutMs);
+      s.once(options.implicitTls ? 'secureConnect' : 'connect', () => { clearTimeout(timer); s.removeAllListeners('error'); resolve(s); });
+      s.once('error', (err) => { clearTimeout(timer); reject(new FtpConnectionError(`cannot connect to ${options.host}:${options.port}: ${err.message}`, err)); });
+    });
+    c.attach(socket);
+    c.greeting = await c.read();
+    if (c.greeting.code !== 220) throw new FtpError(c.greeting.code, c.greeting.text, 'connect');
+    return c;
+  }
+
+  private attach(socket: net.Socket) {
+    this.socket = socket;
+    socket.setNoDelay(true);
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      let got: Reply[];
+      try { got = this.parser.push(chunk); } catch (err) { this.fail(new FtpConnectionError((err as Error).message)); return; }
+      for (const r of got) {
+        const reply = { ...r, text: r.lines.join('\n') };
+        this.options.log?.(`< ${reply.code} ${reply.text}`);
+        if (this.waiter) { const w = this.waiter; this.waiter = undefined; w.resolve(reply); } else this.replies.push(reply);
+      }
+    });
+    socket.on('error', (err) => this.fail(new FtpConnectionError(`control connection: ${err.message}`, err)));
+    socket.on('close', () => this.fail(new FtpConnectionError('control connection closed')));
+  }
+
+  private fail(err: Error) {
+    if (!this.failure) this.failure = err;
+    if (this.waiter) { const w = this.waiter; this.waiter = undefined; w.reject(err); }
+  }
+
+  get closed(): boolean { return this.failure !== undefined; }
+  get remoteAddress(): string { return this.socket.remoteAddress ?? this.options.host; }
+  get localAddress(): string { return this.socket.localAddress ?? ''; }
+  get tlsSession(): Buffer | undefined { return (this.socket as tls.TLSSocket).getSession?.() ?? undefined; }
+  get secure(): boolean { return this.socket instanceof tls.TLSSocket; }
+
+  /** The next reply, whatever it is. */
+  read(timeoutMs = this.options.replyTimeoutMs): Promise<ReplyText> {
+    const queued = this.replies.shift();
+    if (queued) return Promise.resolve(queued);
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiter = undefined;
+        const err = new FtpTimeoutError('waiting for a reply');
+        this.fail(err);
+        this.socket.destroy();
+        reject(err);
+      }, timeoutMs);
+      this.waiter = {
+        resolve: (r) => { clearTimeout(timer); resolve(r); },
+        reject: (e) => { clearTimeout(timer); reject(e); },
+      };
+    });
+  }
+
+  write(command: string): void {
+    if (this.failure) throw this.failure;
+    this.options.log?.(`> ${redact(command)}`);
+    this.socket.write(formatCommand(command));
+  }
+
+  /** Send a command and return its reply (a preliminary 1xx counts as the reply). */
+  async raw(command: string): Promise<ReplyText> {
+    this.write(command);
+    return this.read();
+  }
+
+  /** Send and require a positive (1xx-3xx) reply, else throw FtpError. */
+  async expect(command: string, ...codes: number[]): Promise<ReplyText> {
+    const r = await this.raw(command);
+    if (codes.length ? !codes.includes(r.code) : r.code >= 400) throw new FtpError(r.code, r.text, command);
+    return r;
+  }
+
+  /** Run `fn` with the connection to itself; later callers wait their turn. */
+  async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const prev = this.lockTail;
+    let release!: () => void;
+    this.lockTail = new Promise<void>((r) => (release = r));
+    await prev;
+    try { return await fn(); } finally { release(); }
+  }
+
+  /** AUTH TLS, then the TLS handshake on the same socket. */
+  async upgrade(options: tls.ConnectionOptions): Promise<void> {
+    const r = await this.raw('AUTH TLS');
+    if (r.code !== 234) throw new FtpError(r.code, r.text, 'AUTH TLS');
+    const raw = this.socket;
+    raw.removeAllListeners('data');
+    raw.removeAllListeners('close');
+    raw.removeAllListeners('error');
+    const secure = await new Promise<tls.TLSSocket>((resolve, reject) => {
+      const host = this.options.host;
+      const s = tls.connect({ socket: raw, servername: net.isIP(host) ? undefined : host, ...options });
+      const timer = setTimeout(() => { s.destroy(); reject(new FtpTimeoutError('TLS handshake')); }, this.options.connectTimeoutMs);
+      s.once('secureConnect', () => { clearTimeout(timer); s.removeAllListeners('error'); resolve(s); });
+      s.once('error', (err) => { clearTimeout(timer); reject(new FtpConnectionError(`TLS handshake failed: ${err.message}`, err)); });
+    });
+    this.attach(secure);
+  }
+
+  /** QUIT politely, then close whatever happens. */
+  async close(): Promise<void> {
+    if (!this.failure) {
+      try { this.write('QUIT'); await this.read(2000); } catch { /* closing anyway */ }
+    }
+    this.socket.end();
+    this.socket.destroy();
+  }
+}

@@ -1,0 +1,125 @@
+// Client data connections: EPSV first then PASV (with the NAT fix), or PORT/EPRT; TLS resuming the control session.
+import net from 'node:net';
+import tls from 'node:tls';
+import { parseEpsvReply, parsePasvReply, encodeHostPort, encodeEprt, isPrivateOrUnroutable, normalizeIp } from '../protocol/address.js';
+import type { ControlConnection } from './control.js';
+import { FtpConnectionError, FtpError, FtpTimeoutError } from './errors.js';
+
+export interface DataSettings {
+  passive: boolean;
+  /** Options for TLS on data connections (PROT P); undefined for clear data connections. */
+  tls: tls.ConnectionOptions | undefined;
+  host: string;
+  timeoutMs: number;
+  idleTimeoutMs: number;
+}
+
+/** What the client learned about the server: whether EPSV works. */
+export interface DataState { epsv: boolean | undefined }
+
+/** A data connection set up before the transfer command; `open()` yields it once usable. */
+export interface PendingData {
+  open(): Promise<net.Socket>;
+  destroy(): void;
+}
+
+function connect(host: string, port: number, timeoutMs: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host, port, noDelay: true });
+    const timer = setTimeout(() => { s.destroy(); reject(new FtpTimeoutError(`data connection to ${host}:${port}`)); }, timeoutMs);
+    s.once('connect', () => { clearTimeout(timer); s.removeAllListeners('error'); s.on('error', () => {}); resolve(s); });
+    s.once('error', (err) => { clearTimeout(timer); reject(new FtpConnectionError(`data connection to ${host}:${port}: ${err.message}`, err)); });
+  });
+}
+
+/**
+ * Start TLS on a data socket as the client (RFC 4217: the FTP client is the TLS client in both
+ * modes), offering the control connection's session so servers that demand reuse accept it.
+ * The handshake starts at once; the returned promise settles when it completes.
+ */
+function secure(raw: net.Socket, ctl: ControlConnection, settings: DataSettings): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = tls.connect({
+      socket: raw,
+      servername: net.isIP(settings.host) ? undefined : settings.host,
+      session: ctl.tlsSession,
+      ...settings.tls,
+    });
+    const timer = setTimeout(() => { s.destroy(); reject(new FtpTimeoutError('TLS handshake on data connection')); }, settings.timeoutMs);
+    s.once('secureConnect', () => { clearTimeout(timer); s.removeAllListeners('error'); s.on('error', () => {}); resolve(s); });
+    s.once('error', (err) => { clearTimeout(timer); raw.destroy(); reject(new FtpConnectionError(`TLS on data connection: ${err.message}`, err)); });
+  });
+}
+
+async function passiveAddress(ctl: ControlConnection, state: DataState): Promise<{ host: string; port: number }> {
+  const peer = normalizeIp(ctl.remoteAddress);
+  if (state.epsv !== false) {
+    const r = await ctl.raw('EPSV');
+    if (r.code === 229) {
+      const port = parseEpsvReply(r.text);
+      if (port === undefined) throw new FtpError(r.code, r.text, 'EPSV');
+      state.epsv = true;
+      return { host: peer, port };
+    }
+    if (state.epsv === true || r.code < 500) throw new FtpError(r.code, r.text, 'EPSV');
+    state.epsv = false; // not supported here: PASV from now on
+  }
+  const r = await ctl.raw('PASV');
+  if (r.code !== 227) throw new FtpError(r.code, r.text, 'PASV');
+  const hp = parsePasvReply(r.text);
+  if (!hp) throw new FtpError(r.code, r.text, 'PASV');
+  // Servers behind NAT often advertise their private address: connect to the one we reached instead.
+  const host = hp.host !== peer && isPrivateOrUnroutable(hp.host) ? peer : hp.host;
+  return { host, port: hp.port };
+}
+
+/** Passive: connect now, before the command is sent. */
+async function preparePassive(ctl: ControlConnection, state: DataState, settings: DataSettings): Promise<PendingData> {
+  const { host, port } = await passiveAddress(ctl, state);
+  const raw = await connect(host, port, settings.timeoutMs);
+  const ready = settings.tls ? secure(raw, ctl, settings) : Promise.resolve(raw);
+  ready.catch(() => {});
+  return {
+    open: async () => {
+      const s = await ready;
+      s.setTimeout(settings.idleTimeoutMs, () => s.destroy(new FtpTimeoutError('data connection idle')));
+      return s;
+    },
+    destroy: () => { raw.destroy(); },
+  };
+}
+
+/** Active: listen on the control connection's local address and tell the server with PORT or EPRT. */
+async function prepareActive(ctl: ControlConnection, settings: DataSettings): Promise<PendingData> {
+  const local = normalizeIp(ctl.localAddress);
+  const server = net.createServer({ noDelay: true });
+  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(0, local, () => resolve()); });
+  const port = (server.address() as net.AddressInfo).port;
+  const accepted = new Promise<net.Socket>((resolve, reject) => {
+    const timer = setTimeout(() => { server.close(); reject(new FtpTimeoutError('waiting for the server to connect (active mode)')); }, settings.timeoutMs);
+    server.once('connection', (s) => { clearTimeout(timer); server.close(); s.on('error', () => {}); resolve(s); });
+  });
+  accepted.catch(() => {});
+  try {
+    if (net.isIPv4(local)) await ctl.expect(`PORT ${encodeHostPort({ host: local, port })}`, 200);
+    else await ctl.expect(`EPRT ${encodeEprt({ host: local, port })}`, 200);
+  } catch (err) {
+    server.close();
+    throw err;
+  }
+  let rawSocket: net.Socket | undefined;
+  return {
+    open: async () => {
+      const raw = await accepted;
+      rawSocket = raw;
+      const s = settings.tls ? await secure(raw, ctl, settings) : raw;
+      s.setTimeout(settings.idleTimeoutMs, () => s.destroy(new FtpTimeoutError('data connection idle')));
+      return s;
+    },
+    destroy: () => { server.close(); rawSocket?.destroy(); },
+  };
+}
+
+export function prepareData(ctl: ControlConnection, state: DataState, settings: DataSettings): Promise<PendingData> {
+  return settings.passive ? preparePassive(ctl, state, settings) : prepareActive(ctl, settings);
+}
