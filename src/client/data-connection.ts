@@ -35,7 +35,6 @@ function connect(host: string, port: number, timeoutMs: number): Promise<net.Soc
 /**
  * Start TLS on a data socket as the client (RFC 4217: the FTP client is the TLS client in both
  * modes), offering the control connection's session so servers that demand reuse accept it.
- * The handshake starts at once; the returned promise settles when it completes.
  */
 function secure(raw: net.Socket, ctl: ControlConnection, settings: DataSettings): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
@@ -73,15 +72,17 @@ async function passiveAddress(ctl: ControlConnection, state: DataState): Promise
   return { host, port: hp.port };
 }
 
-/** Passive: connect now, before the command is sent. */
+/**
+ * Passive: connect now, before the command is sent; TLS only once the server has answered the
+ * command (as Python's ftplib does): some servers (pyftpdlib) drop a handshake that arrives before
+ * they have read the command, and none waits for it before sending its 150.
+ */
 async function preparePassive(ctl: ControlConnection, state: DataState, settings: DataSettings): Promise<PendingData> {
   const { host, port } = await passiveAddress(ctl, state);
   const raw = await connect(host, port, settings.timeoutMs);
-  const ready = settings.tls ? secure(raw, ctl, settings) : Promise.resolve(raw);
-  ready.catch(() => {});
   return {
     open: async () => {
-      const s = await ready;
+      const s = settings.tls ? await secure(raw, ctl, settings) : raw;
       s.setTimeout(settings.idleTimeoutMs, () => s.destroy(new FtpTimeoutError('data connection idle')));
       return s;
     },
