@@ -5,7 +5,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import tls from 'node:tls';
 import { pipeline } from 'node:stream/promises';
-import { Readable, Writable, type Duplex } from 'node:stream';
+import { Readable, Transform, Writable, type Duplex } from 'node:stream';
 import { unquotePath } from '../protocol/path.js';
 import { parseTimeVal, type FileInfo } from '../protocol/listing.js';
 import { parseListing, parseMlsxLine } from '../protocol/listing-parse.js';
@@ -49,6 +49,8 @@ export interface TransferOptions {
   onProgress?: (p: Progress) => void;
   /** TYPE A: line ends converted; default binary. */
   ascii?: boolean;
+  /** Download only this many bytes from `offset`, then abort the rest of the transfer (segments). */
+  length?: number;
 }
 
 export class AbortError extends Error {
@@ -240,13 +242,14 @@ export class FtpClient extends EventEmitter {
    * are in. Abort sends ABOR and drains the replies so the connection stays usable.
    */
   private transfer<T>(command: string, type: 'A' | 'I', offset: number, signal: AbortSignal | undefined,
-    move: (data: Duplex, abort: AbortSignal) => Promise<T>): Promise<T> {
+    move: (data: Duplex, abort: AbortSignal, stopEarly: () => void) => Promise<T>): Promise<T> {
     return this.ctl.exclusive(async () => {
       if (signal?.aborted) throw new AbortError();
       await this.setType(type);
       if (offset > 0) await this.ctl.expect(`REST ${offset}`, 350);
       const pending: PendingData = await prepareData(this.ctl, this.state, this.dataSettings());
       let data: Duplex | undefined;
+      let final: Promise<ReplyText> | undefined;
       const inner = new AbortController();
       let aborted = false;
       const onAbort = () => {
@@ -264,21 +267,29 @@ export class FtpClient extends EventEmitter {
         if (first.code >= 200) {
           // Some servers answer an empty listing with a final reply and no data connection.
           pending.destroy();
-          return await move(Readable.from([]) as unknown as Duplex, inner.signal);
+          return await move(Readable.from([]) as unknown as Duplex, inner.signal, () => {});
         }
         data = await pending.open();
+        let stopped = false;
         // The final reply may come before the last bytes are read: listen for it from now, but
         // bound the wait only once the data is done (a long transfer has no reply to wait for).
-        const final = this.ctl.read(24 * 3600 * 1000);
+        final = this.ctl.read(24 * 3600 * 1000);
         final.catch(() => {});
-        const result = await move(data, inner.signal);
+        const result = await move(data, inner.signal, () => { stopped = true; });
+        if (stopped) {
+          // The caller has what it wanted: close the data connection and ABOR the rest.
+          data.destroy();
+          this.ctl.write('ABOR');
+          await this.drainAfterAbort(final);
+          return result;
+        }
         const done = await withTimeout(final, this.options.timeouts?.reply ?? 30_000, 'the reply after a transfer');
         if (done.code >= 400) throw new FtpError(done.code, done.text, command);
         return result;
       } catch (err) {
         data?.destroy();
         pending.destroy();
-        if (aborted) { await this.drainAfterAbort(); throw new AbortError(); }
+        if (aborted) { await this.drainAfterAbort(final); throw new AbortError(); }
         throw err;
       } finally {
         signal?.removeEventListener('abort', onAbort);
@@ -290,10 +301,22 @@ export class FtpClient extends EventEmitter {
    * After ABOR servers answer 426 then 226, or only 226 or 225, sometimes after the transfer's
    * own 226: read until a 2xx that follows the abort, then until the line is quiet.
    */
-  private async drainAfterAbort() {
+  private async drainAfterAbort(pendingFirst?: Promise<ReplyText>) {
+    try {
+      await this.readAbortReplies(pendingFirst);
+    } catch (err) {
+      // Without the replies to ABOR the next command's reply cannot be told apart: give up the line.
+      this.ctl.destroy(err as Error);
+      throw err;
+    }
+  }
+
+  private async readAbortReplies(pendingFirst?: Promise<ReplyText>) {
     for (let i = 0; i < 4; i++) {
       let r: ReplyText;
-      try { r = await this.ctl.read(i === 0 ? 10_000 : 500); } catch (err) {
+      try {
+        r = i === 0 && pendingFirst ? await withTimeout(pendingFirst, 10_000, 'the reply to ABOR') : await this.ctl.read(i === 0 ? 10_000 : 500, i > 0);
+      } catch (err) {
         if (err instanceof FtpTimeoutError && i > 0) return;
         throw err;
       }
@@ -328,10 +351,12 @@ export class FtpClient extends EventEmitter {
       ? fs.createWriteStream(destination, offset ? { flags: 'r+', start: offset } : { flags: 'w' })
       : destination;
     const counter = this.progress(remote, 'download', total, options);
-    await this.transfer(`RETR ${remote}`, options.ascii ? 'A' : 'I', offset, options.signal, async (data, abort) => {
-      data.on('data', (c: Buffer) => counter.add(c.length));
-      if (options.ascii) await pipeline(data, new CrlfToLf(), dest, { signal: abort });
-      else await pipeline(data, dest, { signal: abort });
+    const limit = options.length;
+    await this.transfer(`RETR ${remote}`, options.ascii ? 'A' : 'I', offset, options.signal, async (data, abort, stopEarly) => {
+      const source: Readable = limit === undefined ? data : data.pipe(new Limit(limit, stopEarly));
+      source.on('data', (c: Buffer) => counter.add(c.length));
+      if (options.ascii) await pipeline(source, new CrlfToLf(), dest, { signal: abort });
+      else await pipeline(source, dest, { signal: abort });
     });
     counter.done();
     return counter.bytes;
@@ -391,6 +416,19 @@ export class FtpClient extends EventEmitter {
 
   async close(): Promise<void> {
     await this.ctl.exclusive(() => this.ctl.close());
+  }
+}
+
+/** Pass at most `max` bytes, then end and report that the limit was reached. */
+class Limit extends Transform {
+  private left: number;
+  constructor(max: number, private readonly reached: () => void) { super(); this.left = max; }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void) {
+    if (this.left <= 0) { cb(); return; }
+    const part = chunk.length <= this.left ? chunk : chunk.subarray(0, this.left);
+    this.left -= part.length;
+    cb(null, part);
+    if (this.left === 0) { this.push(null); this.reached(); }
   }
 }
 

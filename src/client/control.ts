@@ -26,7 +26,8 @@ export class ControlConnection {
   socket!: net.Socket | tls.TLSSocket;
   private parser = new ReplyParser();
   private replies: ReplyText[] = [];
-  private waiter: { resolve: (r: ReplyText) => void; reject: (e: Error) => void } | undefined;
+  /** Readers waiting for replies, served in order (a transfer waits for its final reply while an ABOR drain may queue behind it). */
+  private waiters: { resolve: (r: ReplyText) => void; reject: (e: Error) => void }[] = [];
   private failure: Error | undefined;
   private lockTail: Promise<void> = Promise.resolve();
   greeting!: ReplyText;
@@ -59,7 +60,8 @@ export class ControlConnection {
       for (const r of got) {
         const reply = { ...r, text: r.lines.join('\n') };
         this.options.log?.(`< ${reply.code} ${reply.text}`);
-        if (this.waiter) { const w = this.waiter; this.waiter = undefined; w.resolve(reply); } else this.replies.push(reply);
+        const w = this.waiters.shift();
+        if (w) w.resolve(reply); else this.replies.push(reply);
       }
     });
     socket.on('error', (err) => this.fail(new FtpConnectionError(`control connection: ${err.message}`, err)));
@@ -68,7 +70,7 @@ export class ControlConnection {
 
   private fail(err: Error) {
     if (!this.failure) this.failure = err;
-    if (this.waiter) { const w = this.waiter; this.waiter = undefined; w.reject(err); }
+    for (const w of this.waiters.splice(0)) w.reject(err);
   }
 
   get closed(): boolean { return this.failure !== undefined; }
@@ -77,23 +79,27 @@ export class ControlConnection {
   get tlsSession(): Buffer | undefined { return (this.socket as tls.TLSSocket).getSession?.() ?? undefined; }
   get secure(): boolean { return this.socket instanceof tls.TLSSocket; }
 
-  /** The next reply, whatever it is. */
-  read(timeoutMs = this.options.replyTimeoutMs): Promise<ReplyText> {
+  /**
+   * The next reply, whatever it is. A timeout breaks the connection (replies would be out of step)
+   * unless `quiet`: then it only means nothing more came, as when draining after ABOR.
+   */
+  read(timeoutMs = this.options.replyTimeoutMs, quiet = false): Promise<ReplyText> {
     const queued = this.replies.shift();
     if (queued) return Promise.resolve(queued);
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
+      const waiter = {
+        resolve: (r: ReplyText) => { clearTimeout(timer); resolve(r); },
+        reject: (e: Error) => { clearTimeout(timer); reject(e); },
+      };
       const timer = setTimeout(() => {
-        this.waiter = undefined;
+        const i = this.waiters.indexOf(waiter);
+        if (i >= 0) this.waiters.splice(i, 1);
         const err = new FtpTimeoutError('waiting for a reply');
-        this.fail(err);
-        this.socket.destroy();
+        if (!quiet) { this.fail(err); this.socket.destroy(); }
         reject(err);
       }, timeoutMs);
-      this.waiter = {
-        resolve: (r) => { clearTimeout(timer); resolve(r); },
-        reject: (e) => { clearTimeout(timer); reject(e); },
-      };
+      this.waiters.push(waiter);
     });
   }
 
@@ -133,6 +139,8 @@ export class ControlConnection {
     raw.removeAllListeners('data');
     raw.removeAllListeners('close');
     raw.removeAllListeners('error');
+    // Errors of the plain socket also surface on the TLS socket wrapping it; don't let them go unhandled here.
+    raw.on('error', () => {});
     const secure = await new Promise<tls.TLSSocket>((resolve, reject) => {
       const host = this.options.host;
       const s = tls.connect({ socket: raw, servername: net.isIP(host) ? undefined : host, ...options });
@@ -141,6 +149,12 @@ export class ControlConnection {
       s.once('error', (err) => { clearTimeout(timer); reject(new FtpConnectionError(`TLS handshake failed: ${err.message}`, err)); });
     });
     this.attach(secure);
+  }
+
+  /** Break the connection (replies out of step): every waiting reader fails with `err`. */
+  destroy(err: Error): void {
+    this.fail(err);
+    this.socket.destroy();
   }
 
   /** QUIT politely, then close whatever happens. */

@@ -132,6 +132,8 @@ export function secureDataSocket(raw: net.Socket, context: tls.SecureContext, ti
     t.once('secure', () => {
       clearTimeout(timer);
       t.removeAllListeners('error');
+      // Transfers see failures through their streams; a reset after the transfer must not go unhandled.
+      t.on('error', () => {});
       if (requireReuse && !t.isSessionReused()) {
         fail('TLS session reuse required on data connection');
         return;

@@ -126,6 +126,14 @@ const configs = {
     const r = spawnSync(pw, ['useradd', PEER_USER, '-u', String(account.uid), '-g', String(account.gid), '-d', root, '-f', passwd, '-m', '-F', pdb],
       { input: `${PEER_PASSWORD}\n${PEER_PASSWORD}\n`, encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`pure-pw: ${r.stderr}`);
+    // pure-pw hashes with argon2id at ~2 s per login; a SHA-512 crypt hash (what the other peers
+    // use) keeps logins fast and comparable across servers.
+    const sha = spawnSync('openssl', ['passwd', '-6', PEER_PASSWORD], { encoding: 'utf8' }).stdout.trim();
+    const line = (await fs.readFile(passwd, 'utf8')).trim().split(':');
+    line[1] = sha;
+    await fs.writeFile(passwd, line.join(':') + '\n');
+    const mk = spawnSync(pw, ['mkdb', pdb, '-f', passwd], { encoding: 'utf8' });
+    if (mk.status !== 0) throw new Error(`pure-pw mkdb: ${mk.stderr}`);
     const args = ['-S', `127.0.0.1,${port}`, '-l', `puredb:${pdb}`, '-E', '-p', `${range[0]}:${range[1]}`, '-P', '127.0.0.1',
       '-A', '-H', '-c', '1000', '-C', '1000', '-O', `clf:${path.join(dir, 'xfer.log')}`];
     if (tls) {
