@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `wharf` command-line entry point: wires the subcommands onto one commander program.
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { registerServe } from './serve.js';
 import { registerTransferCommands } from './transfer-commands.js';
 import { registerPasswd } from './passwd.js';
@@ -10,13 +10,16 @@ const program = new Command();
 program
   .name('wharf')
   .description('FTP and FTPS server, client and command-line tool')
-  .version(VERSION);
+  .version(VERSION)
+  // Usage errors exit with 2, like other Unix tools; commander has printed the message already.
+  .exitOverride();
 
 registerServe(program);
 registerTransferCommands(program);
 registerPasswd(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof CommanderError) { process.exitCode = err.exitCode === 0 ? 0 : 2; return; }
   process.stderr.write(`wharf: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exitCode = process.exitCode || 1;
 });

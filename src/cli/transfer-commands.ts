@@ -1,4 +1,240 @@
-// Client subcommands (ls, get, put, mirror, rm, mkdir, shell): placeholder until the client lands.
-import type { Command } from 'commander';
+// Client subcommands: ls, get, put, mirror, rm, mkdir and shell, all over one FtpClient per run.
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { Command, Option } from 'commander';
+import type { FtpClient, Progress } from '../client/client.js';
+import type { FileInfo } from '../protocol/listing.js';
+import { downloadSegmented, mirrorDown, mirrorUp } from '../client/mirror.js';
+import { CliError, classify, clientOptions, connectClient, EXIT, parseUrl, remotePathOf, type ClientFlags } from './client-connect.js';
+import { formatBytes, ProgressBar } from './progress-bar.js';
+import { runShell } from './shell.js';
 
-export function registerTransferCommands(_program: Command): void {}
+function addClientFlags(cmd: Command): Command {
+  return cmd
+    .option('--insecure', 'do not verify the server certificate (ftpes:// and ftps://)')
+    .option('--ca <file>', 'trust this CA certificate (PEM) as well')
+    .option('--active', 'active mode: the server connects back (PORT/EPRT)')
+    .option('--timeout <seconds>', 'connect, reply and idle data timeout')
+    .option('-q, --quiet', 'no progress or summary')
+    .option('-v, --verbose', 'print the FTP conversation to stderr (passwords hidden)');
+}
+
+/**
+ * Run one subcommand: connect from the URL, run `fn`, close, and turn errors into a message and
+ * an exit code. Ctrl-C aborts the transfer (ABOR) and exits with 130.
+ */
+async function withClient(urlText: string, flags: ClientFlags, fn: (client: FtpClient, remote: string, signal: AbortSignal, connectMore: () => Promise<FtpClient>) => Promise<void>) {
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(EXIT.cancelled);
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  let client: FtpClient | undefined;
+  try {
+    const url = parseUrl(urlText);
+    const options = await clientOptions(url, flags);
+    client = await connectClient(options);
+    await fn(client, remotePathOf(url), controller.signal, () => connectClient(options));
+  } catch (err) {
+    const { message, code } = controller.signal.aborted ? { message: 'cancelled', code: EXIT.cancelled } : classify(err);
+    process.stderr.write(`wharf: ${message}\n`);
+    process.exitCode = code;
+  } finally {
+    process.off('SIGINT', onSigint);
+    await client?.close().catch(() => undefined);
+  }
+}
+
+function baseName(remote: string): string {
+  return path.posix.basename(remote.replace(/\/+$/, ''));
+}
+
+function summary(flags: ClientFlags, verb: string, bytes: number, started: number) {
+  if (flags.quiet || !process.stderr.isTTY) return;
+  const s = (Date.now() - started) / 1000;
+  process.stderr.write(`${verb} ${formatBytes(bytes)} in ${s.toFixed(1)} s (${formatBytes(bytes / Math.max(s, 0.001))}/s)\n`);
+}
+
+/** Long listing line: type, size, time, name (and link target). */
+export function formatEntry(e: FileInfo): string {
+  const kind = e.type === 'dir' ? 'd' : e.type === 'link' ? 'l' : e.type === 'file' ? '-' : '?';
+  const when = e.modified ? e.modified.toISOString().slice(0, 16).replace('T', ' ') : ''.padEnd(16);
+  const name = e.type === 'dir' ? `${e.name}/` : e.name;
+  return `${kind} ${String(e.size ?? '').padStart(12)}  ${when}  ${name}${e.target ? ` -> ${e.target}` : ''}`;
+}
+
+async function ls(urlText: string, flags: ClientFlags & { long?: boolean; json?: boolean }) {
+  await withClient(urlText, flags, async (client, remote) => {
+    const entries = await client.list(remote);
+    entries.sort((a, b) => a.name.localeCompare(b.name));
+    if (flags.json) { process.stdout.write(JSON.stringify(entries, null, 2) + '\n'); return; }
+    process.stdout.write(entries.map((e) => (flags.long ? formatEntry(e) : e.type === 'dir' ? `${e.name}/` : e.name)).join('\n') + (entries.length ? '\n' : ''));
+  });
+}
+
+async function get(urlText: string, localArg: string | undefined, flags: ClientFlags & { continue?: boolean; segments?: string; ascii?: boolean }) {
+  await withClient(urlText, flags, async (client, remote, signal, connectMore) => {
+    if (!remote || remote.endsWith('/')) throw new CliError('the URL names a folder: give a file, or use `wharf mirror`', EXIT.usage);
+    const toStdout = localArg === '-';
+    let local = localArg ?? baseName(remote);
+    if (!toStdout && fs.statSync(local, { throwIfNoEntry: false })?.isDirectory()) local = path.join(local, baseName(remote));
+    const started = Date.now();
+    if (toStdout) {
+      const bar = new ProgressBar(remote, !!flags.quiet);
+      const n = await client.download(remote, process.stdout as unknown as Writable, { signal, onProgress: bar.update, ascii: flags.ascii });
+      bar.finish();
+      summary(flags, 'got', n, started);
+      return;
+    }
+    const segments = flags.segments ? Number(flags.segments) : 1;
+    if (!(segments >= 1 && segments <= 16 && Number.isInteger(segments))) throw new CliError('--segments wants 1..16', EXIT.usage);
+    let offset = 0;
+    if (flags.continue) offset = fs.statSync(local, { throwIfNoEntry: false })?.size ?? 0;
+    const bar = new ProgressBar(remote, !!flags.quiet);
+    const shown = (p: Progress) => bar.update({ ...p, bytes: p.bytes + offset });
+    let n: number;
+    if (segments > 1 && !offset && !flags.ascii) {
+      n = await downloadSegmented(client, connectMore, remote, local, { segments, signal, onProgress: shown });
+    } else {
+      const size = await client.size(remote).catch(() => undefined);
+      if (offset && size !== undefined && offset >= size) { if (!flags.quiet) process.stderr.write(`${local} is complete already\n`); return; }
+      n = await client.download(remote, local, { offset, signal, onProgress: shown, ascii: flags.ascii });
+    }
+    bar.finish();
+    summary(flags, 'got', n, started);
+  });
+}
+
+async function put(localArg: string, urlText: string, flags: ClientFlags & { continue?: boolean; mkdir?: boolean; ascii?: boolean }) {
+  await withClient(urlText, flags, async (client, remotePath, signal) => {
+    const fromStdin = localArg === '-';
+    let remote = remotePath;
+    if (!remote || remote.endsWith('/')) {
+      if (fromStdin) throw new CliError('reading stdin: the URL must name the file to write', EXIT.usage);
+      remote += path.basename(localArg);
+    }
+    if (!fromStdin) {
+      const st = await fsp.stat(localArg).catch((err) => { throw new CliError(`${localArg}: ${(err as Error).message}`, EXIT.local); });
+      if (st.isDirectory()) throw new CliError(`${localArg} is a folder: use \`wharf mirror --reverse\``, EXIT.usage);
+    }
+    const parent = path.posix.dirname(remote);
+    if (flags.mkdir && parent !== '.' && parent !== '/') await client.ensureDir(parent);
+    let offset = 0;
+    if (flags.continue && !fromStdin) offset = await client.size(remote).catch(() => 0);
+    const started = Date.now();
+    const bar = new ProgressBar(remote, !!flags.quiet);
+    const total = fromStdin ? undefined : (await fsp.stat(localArg)).size;
+    if (total !== undefined && offset >= total && offset > 0) { if (!flags.quiet) process.stderr.write(`${remote} is complete already\n`); return; }
+    const source = fromStdin ? process.stdin as Readable : fs.createReadStream(localArg, { start: offset, highWaterMark: 1024 * 1024 });
+    const n = await client.upload(source, remote, { offset, signal, ascii: flags.ascii, onProgress: (p) => bar.update({ ...p, bytes: p.bytes + offset, total }) });
+    bar.finish();
+    summary(flags, 'sent', n, started);
+  });
+}
+
+async function mirror(a: string, b: string, flags: ClientFlags & { reverse?: boolean; delete?: boolean; parallel?: string }) {
+  const parallel = flags.parallel ? Number(flags.parallel) : 4;
+  if (!(Number.isInteger(parallel) && parallel >= 1 && parallel <= 32)) { usageError('--parallel wants 1..32'); return; }
+  const [urlText, localDir] = flags.reverse ? [b, a] : [a, b];
+  await withClient(urlText, flags, async (client, remote, signal, connectMore) => {
+    const started = Date.now();
+    const perFile = new Map<string, number>();
+    const bar = new ProgressBar('mirror', !!flags.quiet);
+    const onProgress = (p: Progress) => {
+      perFile.set(p.path, p.bytes);
+      let bytes = 0;
+      for (const v of perFile.values()) bytes += v;
+      bar.update({ ...p, path: 'mirror', bytes, total: undefined, rate: bytes / Math.max(0.001, (Date.now() - started) / 1000) });
+    };
+    const onFile = (e: { path: string; action: string }) => {
+      if (flags.quiet || e.action === 'skip') return;
+      // Progress lives on stderr; the list of what changed goes to stdout for scripts.
+      process.stdout.write(`${e.action} ${e.path}\n`);
+    };
+    const dir = remote || '.';
+    if (!flags.reverse && !fs.statSync(localDir, { throwIfNoEntry: false })?.isDirectory() && fs.existsSync(localDir)) {
+      throw new CliError(`${localDir} exists and is not a folder`, EXIT.local);
+    }
+    if (flags.reverse && !fs.statSync(localDir, { throwIfNoEntry: false })?.isDirectory()) throw new CliError(`${localDir}: no such folder`, EXIT.local);
+    const options = { parallel, delete: flags.delete, signal, onFile, onProgress };
+    const r = flags.reverse ? await mirrorUp(client, connectMore, localDir, dir, options) : await mirrorDown(client, connectMore, dir, localDir, options);
+    bar.finish();
+    if (!flags.quiet) {
+      process.stderr.write(`${r.transferred} transferred, ${r.resumed} resumed, ${r.skipped} unchanged, ${r.deleted} deleted, ${formatBytes(r.bytes)} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    }
+  });
+}
+
+async function rm(urlText: string, flags: ClientFlags & { recursive?: boolean; dir?: boolean }) {
+  await withClient(urlText, flags, async (client, remote) => {
+    if (!remote || remote === '/') throw new CliError('refusing to remove the root folder', EXIT.usage);
+    if (flags.recursive) {
+      const info = await client.stat(remote);
+      if (info?.type === 'dir' || (!info && await isFolder(client, remote))) { await client.removeDir(remote, { recursive: true }); return; }
+    }
+    if (flags.dir) { await client.removeDir(remote); return; }
+    await client.remove(remote);
+  });
+}
+
+async function isFolder(client: FtpClient, remote: string): Promise<boolean> {
+  const here = await client.pwd();
+  try { await client.cd(remote); } catch { return false; }
+  await client.cd(here);
+  return true;
+}
+
+async function mkdir(urlText: string, flags: ClientFlags & { parents?: boolean }) {
+  await withClient(urlText, flags, async (client, remote) => {
+    if (!remote) throw new CliError('the URL names no folder to create', EXIT.usage);
+    if (flags.parents) await client.ensureDir(remote);
+    else await client.mkdir(remote);
+  });
+}
+
+function usageError(message: string) {
+  process.stderr.write(`wharf: ${message}\n`);
+  process.exitCode = EXIT.usage;
+}
+
+export function registerTransferCommands(program: Command): void {
+  addClientFlags(program.command('ls').description('list a remote folder').argument('<url>', 'ftp://, ftpes:// or ftps:// URL')
+    .option('-l, --long', 'type, size, time and name').option('--json', 'entries as JSON'))
+    .action((url, opts) => ls(url, opts));
+
+  addClientFlags(program.command('get').description('download a file').argument('<url>').argument('[local]', 'file or folder to write; - for stdout')
+    .option('-c, --continue', 'resume a partial local file').option('--segments <n>', 'fetch in N parallel segments (REST)')
+    .option('--ascii', 'TYPE A: convert line ends'))
+    .action((url, local, opts) => get(url, local, opts));
+
+  addClientFlags(program.command('put').description('upload a file').argument('<local>', 'file to send; - for stdin').argument('<url>', 'a URL ending in / keeps the local name')
+    .option('-c, --continue', 'resume a partial remote file').option('-p, --mkdir', 'create missing remote folders')
+    .option('--ascii', 'TYPE A: convert line ends'))
+    .action((local, url, opts) => put(local, url, opts));
+
+  addClientFlags(program.command('mirror').description('copy a folder tree down (URL DIR), or up with --reverse (DIR URL)')
+    .argument('<from>').argument('<to>')
+    .option('-R, --reverse', 'upload: mirror --reverse DIR URL')
+    .option('--delete', 'delete files that no longer exist on the source side')
+    .addOption(new Option('-P, --parallel <n>', 'connections at once').default('4')))
+    .action((from, to, opts) => mirror(from, to, opts));
+
+  addClientFlags(program.command('rm').description('delete a remote file (or folder with -r)').argument('<url>')
+    .option('-r, --recursive', 'delete a folder and everything in it').option('-d, --dir', 'remove an empty folder'))
+    .action((url, opts) => rm(url, opts));
+
+  addClientFlags(program.command('mkdir').description('create a remote folder').argument('<url>')
+    .option('-p, --parents', 'create missing parents; no error if it exists'))
+    .action((url, opts) => mkdir(url, opts));
+
+  addClientFlags(program.command('shell').description('interactive session: ls, cd, get, put, ... (help inside)').argument('<url>'))
+    .action(async (url, opts) => {
+      await withClient(url, opts, async (client, remote) => {
+        if (remote) await client.cd(remote);
+        process.exitCode = await runShell(client, { quiet: !!opts.quiet });
+      });
+    });
+}

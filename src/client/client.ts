@@ -348,7 +348,8 @@ export class FtpClient extends EventEmitter {
     const offset = options.offset ?? 0;
     const total = await this.size(remote).catch(() => undefined);
     const dest = typeof destination === 'string'
-      ? fs.createWriteStream(destination, offset ? { flags: 'r+', start: offset } : { flags: 'w' })
+      // A large buffer lets queued socket chunks go to disk in one writev instead of one syscall each.
+      ? fs.createWriteStream(destination, { ...(offset ? { flags: 'r+', start: offset } : { flags: 'w' }), highWaterMark: 1024 * 1024 })
       : destination;
     const counter = this.progress(remote, 'download', total, options);
     const limit = options.length;

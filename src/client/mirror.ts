@@ -24,7 +24,7 @@ export interface MirrorResult {
   bytes: number;
 }
 
-interface Task { remote: string; local: string; size: number; modified?: Date; offset: number }
+interface Task { rel: string; remote: string; local: string; size: number; modified?: Date; offset: number }
 
 const join = (a: string, b: string) => (a.endsWith('/') ? a + b : `${a}/${b}`);
 
@@ -49,11 +49,18 @@ async function runPool<T>(first: FtpClient, connect: () => Promise<FtpClient>, p
   }
 }
 
+/** A single path component: no separators, no `.`/`..`, no NUL. */
+export function isSafeName(name: string): boolean {
+  return name !== '' && name !== '.' && name !== '..' && !/[/\\\0]/.test(name);
+}
+
 /** Every file under a remote folder, with folders listed first so they can be created in order. */
 async function walkRemote(client: FtpClient, dir: string, rel = ''): Promise<{ dirs: string[]; files: (FileInfo & { rel: string })[] }> {
   const dirs: string[] = [];
   const files: (FileInfo & { rel: string })[] = [];
   for (const e of await client.list(rel ? join(dir, rel) : dir)) {
+    // A hostile or broken server must not steer writes outside the local folder.
+    if (!isSafeName(e.name)) continue;
     const r = rel ? `${rel}/${e.name}` : e.name;
     if (e.type === 'dir') {
       dirs.push(r);
@@ -105,10 +112,10 @@ export async function mirrorDown(client: FtpClient, connect: () => Promise<FtpCl
     if (st && unchanged(f.size, f.modified, st.size, st.mtime)) { result.skipped++; options.onFile?.({ path: f.rel, action: 'skip' }); continue; }
     // A shorter local file left by an interrupted run is continued, not fetched again.
     const offset = st && canResume && st.size < f.size ? st.size : 0;
-    tasks.push({ remote: join(remoteDir, f.rel), local, size: f.size, modified: f.modified, offset });
+    tasks.push({ rel: f.rel, remote: join(remoteDir, f.rel), local, size: f.size, modified: f.modified, offset });
   }
   await runPool(client, connect, options.parallel ?? 4, tasks, async (c, t) => {
-    options.onFile?.({ path: t.remote, action: t.offset ? 'resume' : 'transfer' });
+    options.onFile?.({ path: t.rel, action: t.offset ? 'resume' : 'transfer' });
     { const n = await c.download(t.remote, t.local, { offset: t.offset, signal: options.signal, onProgress: options.onProgress }); result.bytes += n; }
     if (t.offset) result.resumed++; else result.transferred++;
     // The remote time on the copy makes the next run see it as unchanged.
@@ -148,10 +155,10 @@ export async function mirrorUp(client: FtpClient, connect: () => Promise<FtpClie
     const r = remoteFiles.get(f.rel);
     if (r && unchanged(f.size, f.modified, r.size, r.modified)) { result.skipped++; options.onFile?.({ path: f.rel, action: 'skip' }); continue; }
     const offset = r && canResume && r.size < f.size ? r.size : 0;
-    tasks.push({ remote: join(remoteDir, f.rel), local: path.join(localDir, f.rel), size: f.size, modified: f.modified, offset });
+    tasks.push({ rel: f.rel, remote: join(remoteDir, f.rel), local: path.join(localDir, f.rel), size: f.size, modified: f.modified, offset });
   }
   await runPool(client, connect, options.parallel ?? 4, tasks, async (c, t) => {
-    options.onFile?.({ path: t.remote, action: t.offset ? 'resume' : 'transfer' });
+    options.onFile?.({ path: t.rel, action: t.offset ? 'resume' : 'transfer' });
     const source = fs.createReadStream(t.local, { start: t.offset, highWaterMark: 1024 * 1024 });
     { const n = await c.upload(source, t.remote, { offset: t.offset, signal: options.signal, onProgress: options.onProgress }); result.bytes += n; }
     if (t.offset) result.resumed++; else result.transferred++;
@@ -188,11 +195,19 @@ export async function downloadSegmented(client: FtpClient, connect: () => Promis
   const span = Math.ceil(size / segments);
   const ranges = Array.from({ length: segments }, (_, i) => ({ start: i * span, length: Math.min(span, size - i * span) }));
   let total = 0;
-  await runPool(client, connect, segments, ranges, async (c, r) => {
+  // Each segment counts its own bytes; report the sum as one transfer.
+  const done = new Array<number>(segments).fill(0);
+  const started = Date.now();
+  const report = (i: number) => (p: Progress) => {
+    done[i] = p.bytes;
+    const bytes = done.reduce((a, b) => a + b, 0);
+    options.onProgress?.({ ...p, bytes, total: size, rate: bytes / Math.max(0.001, (Date.now() - started) / 1000) });
+  };
+  await runPool(client, connect, segments, ranges.map((r, i) => ({ ...r, i })), async (c, r) => {
     const out = fs.createWriteStream(local, { flags: 'r+', start: r.start });
     const last = r.start + r.length >= size;
     // The last range reads to the end; the others stop after their length and ABOR the rest.
-    const n = await c.download(remote, out, { offset: r.start, length: last ? undefined : r.length, signal: options.signal, onProgress: options.onProgress });
+    const n = await c.download(remote, out, { offset: r.start, length: last ? undefined : r.length, signal: options.signal, onProgress: report(r.i) });
     total += n; // not `total += await`: that reads total before the await and loses parallel segments
   }, options.signal);
   if (total !== size) throw new Error(`segmented download of ${remote}: got ${total} of ${size} bytes`);
