@@ -27,6 +27,11 @@ export interface FtpClientOptions {
   tls?: tls.ConnectionOptions;
   /** Passive mode (default) or active mode (the server connects back). */
   passive?: boolean;
+  /**
+   * Use the address in a PASV (227) reply even when it differs from the server's. Off by default:
+   * the client connects to the address it reached the server on, which also fixes NAT-broken servers.
+   */
+  trustPasvAddress?: boolean;
   timeouts?: { connect?: number; reply?: number; dataIdle?: number };
   /** Receives each command and reply line (passwords redacted), for debugging. */
   log?: (line: string) => void;
@@ -229,6 +234,7 @@ export class FtpClient extends EventEmitter {
     const timeouts = { connect: 15_000, dataIdle: 60_000, ...this.options.timeouts };
     return {
       passive: this.options.passive !== false,
+      trustPasvHost: this.options.trustPasvAddress === true,
       tls: this.protectedData ? { minVersion: 'TLSv1.2' as const, ...this.options.tls } : undefined,
       host: this.options.host,
       timeoutMs: timeouts.connect,

@@ -6,6 +6,8 @@ import type { ControlConnection } from './control.js';
 import { FtpConnectionError, FtpError, FtpTimeoutError } from './errors.js';
 
 export interface DataSettings {
+  /** Connect to the host a 227 reply names even when it is not the control connection's peer. */
+  trustPasvHost?: boolean;
   passive: boolean;
   /** Options for TLS on data connections (PROT P); undefined for clear data connections. */
   tls: tls.ConnectionOptions | undefined;
@@ -50,7 +52,7 @@ function secure(raw: net.Socket, ctl: ControlConnection, settings: DataSettings)
   });
 }
 
-async function passiveAddress(ctl: ControlConnection, state: DataState): Promise<{ host: string; port: number }> {
+async function passiveAddress(ctl: ControlConnection, state: DataState, trustPasvHost: boolean): Promise<{ host: string; port: number }> {
   const peer = normalizeIp(ctl.remoteAddress);
   if (state.epsv !== false) {
     const r = await ctl.raw('EPSV');
@@ -68,7 +70,9 @@ async function passiveAddress(ctl: ControlConnection, state: DataState): Promise
   const hp = parsePasvReply(r.text);
   if (!hp) throw new FtpError(r.code, r.text, 'PASV');
   // Servers behind NAT often advertise their private address: connect to the one we reached instead.
-  const host = hp.host !== peer && isPrivateOrUnroutable(hp.host) ? peer : hp.host;
+  // A public address other than the peer is ignored too unless trusted: a hostile server could
+  // otherwise aim the client at any host:port it can reach (as curl does since CVE-2020-8284).
+  const host = hp.host === peer ? peer : isPrivateOrUnroutable(hp.host) || !trustPasvHost ? peer : hp.host;
   return { host, port: hp.port };
 }
 
@@ -78,7 +82,7 @@ async function passiveAddress(ctl: ControlConnection, state: DataState): Promise
  * they have read the command, and none waits for it before sending its 150.
  */
 async function preparePassive(ctl: ControlConnection, state: DataState, settings: DataSettings): Promise<PendingData> {
-  const { host, port } = await passiveAddress(ctl, state);
+  const { host, port } = await passiveAddress(ctl, state, settings.trustPasvHost === true);
   const raw = await connect(host, port, settings.timeoutMs);
   return {
     open: async () => {

@@ -1,0 +1,189 @@
+// FtpClient behaviour that real servers rarely show on demand: a scripted server for NAT-broken
+// PASV replies, missing EPSV, silence and slow greetings; wharf for IPv6, overlapping calls, errors.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { FtpClient, FtpError, FtpTimeoutError, AbortError } from '../../dist/index.js';
+import { startServer, USER, PASSWORD } from '../helpers/server.js';
+
+/**
+ * A minimal scripted FTP server: `answer(line, session)` returns the reply text for each command.
+ * RETR sends `session.file` over the passive data listener it opened for PASV.
+ */
+async function scriptedServer(answer, { greeting = '220 scripted\r\n' } = {}) {
+  const commands = [];
+  const sockets = new Set();
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    s.setTimeout(20_000, () => s.destroy());
+    s.on('error', () => {});
+    s.on('close', () => sockets.delete(s));
+    const session = { data: undefined, dataSocket: undefined };
+    if (greeting) s.write(greeting);
+    let buf = '';
+    s.on('data', async (d) => {
+      buf += d;
+      let i;
+      while ((i = buf.indexOf('\r\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        commands.push(line);
+        const reply = await answer(line, session, s);
+        if (reply) s.write(reply);
+      }
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: server.address().port,
+    commands,
+    async close() { for (const s of sockets) s.destroy(); await new Promise((r) => server.close(r)); },
+  };
+}
+
+/** A passive data listener on loopback that serves `payload` to the first connection. */
+async function dataListener(payload) {
+  const l = net.createServer((s) => { s.on('error', () => {}); s.end(payload); l.close(); });
+  await new Promise((r) => l.listen(0, '127.0.0.1', r));
+  return l.address().port;
+}
+
+const login = (line) => (/^USER /.test(line) ? '331 pw\r\n' : /^PASS /.test(line) ? '230 in\r\n' : undefined);
+
+test('PASV fallback when EPSV is refused; a private or foreign address in 227 is replaced by the server we reached', async () => {
+  const payload = crypto.randomBytes(50_000);
+  const srv = await scriptedServer(async (line, session) => {
+    const l = login(line);
+    if (l) return l;
+    if (line === 'FEAT') return '211-Features:\r\n SIZE\r\n211 End\r\n';
+    if (line === 'EPSV') return '500 EPSV not understood\r\n';
+    if (line === 'PASV') {
+      const port = await dataListener(payload);
+      // A server behind NAT that tells the world its LAN address, then one naming a public host
+      // that is not itself (followed, that would let a server aim the client anywhere).
+      session.pasv = (session.pasv ?? 0) + 1;
+      const host = session.pasv === 1 ? '192,168,77,5' : '8,8,4,4';
+      return `227 Entering Passive Mode (${host},${port >> 8},${port & 255}).\r\n`;
+    }
+    if (line.startsWith('TYPE')) return '200 ok\r\n';
+    if (line.startsWith('SIZE')) return `213 ${payload.length}\r\n`;
+    // Both replies at once: the final one arrives before the data is read.
+    if (line.startsWith('RETR')) return '150 here it comes\r\n226 done\r\n';
+    if (line === 'QUIT') return '221 bye\r\n';
+    return '502 no\r\n';
+  });
+  try {
+    const c = await FtpClient.connect({ host: '127.0.0.1', port: srv.port, user: 'u', password: 'p', timeouts: { reply: 5000, connect: 5000 } });
+    for (let i = 0; i < 2; i++) {
+      const chunks = [];
+      await c.download('f.bin', new Writable({ write(ch, _e, cb) { chunks.push(ch); cb(); } }));
+      assert.ok(payload.equals(Buffer.concat(chunks)));
+    }
+    await c.close();
+    // EPSV is tried once; after a 500 the client sticks to PASV.
+    assert.equal(srv.commands.filter((x) => x === 'EPSV').length, 1);
+    assert.equal(srv.commands.filter((x) => x === 'PASV').length, 2);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('a silent server: connect and reply timeouts raise FtpTimeoutError, quickly', async () => {
+  const mute = await scriptedServer(() => undefined, { greeting: '' });
+  try {
+    await assert.rejects(FtpClient.connect({ host: '127.0.0.1', port: mute.port, timeouts: { connect: 300, reply: 300 } }), FtpTimeoutError);
+  } finally {
+    await mute.close();
+  }
+  const stalls = await scriptedServer((line) => login(line) ?? (line === 'FEAT' ? '211 none\r\n' : line === 'PWD' ? undefined : '200 ok\r\n'));
+  try {
+    const c = await FtpClient.connect({ host: '127.0.0.1', port: stalls.port, user: 'u', password: 'p', timeouts: { reply: 300 } });
+    await assert.rejects(c.pwd(), FtpTimeoutError);
+    await assert.rejects(c.pwd(), /closed|timed out/, 'the connection is given up, not left out of step');
+    await c.close();
+  } finally {
+    await stalls.close();
+  }
+});
+
+test('over IPv6 (::1): passive (EPSV) and active (EPRT) transfers byte for byte', async (t) => {
+  const probe = net.createServer();
+  const ok = await new Promise((r) => { probe.once('error', () => r(false)); probe.listen(0, '::1', () => { probe.close(); r(true); }); });
+  if (!ok) { t.skip('no IPv6 loopback here'); return; }
+  const srv = await startServer({ host: '::1' });
+  try {
+    const data = crypto.randomBytes(400_000);
+    for (const passive of [true, false]) {
+      const c = await FtpClient.connect({ host: '::1', port: srv.port, user: USER, password: PASSWORD, passive });
+      await c.upload(Readable.from([data]), `v6-${passive}.bin`);
+      assert.ok(data.equals(await fs.readFile(path.join(srv.root, `v6-${passive}.bin`))));
+      const chunks = [];
+      await c.download(`v6-${passive}.bin`, new Writable({ write(ch, _e, cb) { chunks.push(ch); cb(); } }));
+      assert.ok(data.equals(Buffer.concat(chunks)));
+      await c.close();
+    }
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('overlapping calls on one client are serialised and each gets its own answer', async () => {
+  const srv = await startServer();
+  try {
+    const files = Array.from({ length: 12 }, (_, i) => [`f${i}.bin`, crypto.randomBytes(1000 + i * 3000)]);
+    for (const [name, data] of files) await fs.writeFile(path.join(srv.root, name), data);
+    const c = await FtpClient.connect({ host: '127.0.0.1', port: srv.port, user: USER, password: PASSWORD });
+    const results = await Promise.all(files.flatMap(([name, data]) => [
+      c.size(name).then((n) => assert.equal(n, data.length)),
+      (async () => {
+        const chunks = [];
+        await c.download(name, new Writable({ write(ch, _e, cb) { chunks.push(ch); cb(); } }));
+        assert.ok(data.equals(Buffer.concat(chunks)), name);
+      })(),
+      c.list().then((l) => assert.equal(l.filter((e) => e.name.startsWith('f')).length, files.length)),
+      c.pwd().then((p) => assert.equal(p, '/')),
+    ]));
+    assert.equal(results.length, files.length * 4);
+    await c.close();
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('errors carry the reply code; the connection stays usable; progress reaches the total; abort leaves it usable', async () => {
+  const srv = await startServer();
+  try {
+    const c = await FtpClient.connect({ host: '127.0.0.1', port: srv.port, user: USER, password: PASSWORD });
+    const err = await c.download('missing.bin', new Writable({ write(_c, _e, cb) { cb(); } })).catch((e) => e);
+    assert.ok(err instanceof FtpError);
+    assert.equal(err.code, 550);
+    assert.equal(err.transient, false);
+    assert.match(err.command, /^RETR missing\.bin$/);
+    assert.equal(await c.pwd(), '/');
+
+    const data = crypto.randomBytes(2 * 1024 * 1024);
+    await fs.writeFile(path.join(srv.root, 'p.bin'), data);
+    const seen = [];
+    await c.download('p.bin', new Writable({ write(_c, _e, cb) { cb(); } }), { onProgress: (p) => seen.push(p.bytes) });
+    assert.equal(seen.at(-1), data.length);
+    assert.deepEqual([...seen].sort((a, b) => a - b), seen, 'monotonic');
+
+    const big = Buffer.alloc(64 * 1024 * 1024, 7);
+    await fs.writeFile(path.join(srv.root, 'slow.bin'), big);
+    const controller = new AbortController();
+    let got = 0;
+    const slow = new Writable({
+      highWaterMark: 1024,
+      write(ch, _e, cb) { got += ch.length; if (got > 1024 * 1024) controller.abort(); setTimeout(cb, 1); },
+    });
+    await assert.rejects(c.download('slow.bin', slow, { signal: controller.signal }), AbortError);
+    assert.equal(await c.size('p.bin'), data.length, 'usable after ABOR');
+    await c.close();
+  } finally {
+    await srv.stop();
+  }
+});
