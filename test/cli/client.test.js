@@ -181,7 +181,7 @@ describe('wharf client commands', () => {
 
   test('FTPS: certificate checked unless --insecure; --ca trusts a given certificate', async () => {
     const cert = await selfSignedCertificate();
-    const tlsSrv = await startServer({ tls: cert, requireTls: true });
+    const tlsSrv = await startServer({ tls: cert, requireTls: true, implicitTlsPort: 0 });
     try {
       const u = `ftpes://${USER}:${encodeURIComponent(PASSWORD)}@127.0.0.1:${tlsSrv.port}/`;
       await fs.writeFile(path.join(tlsSrv.root, 'secret.txt'), 'sealed');
@@ -191,6 +191,14 @@ describe('wharf client commands', () => {
       const insecure = await wharf(['get', '--insecure', `${u}secret.txt`, '-']);
       assert.equal(insecure.status, 0, insecure.stderr);
       assert.equal(insecure.text, 'sealed');
+      const caFile = path.join(work, 'server-cert.pem');
+      await fs.writeFile(caFile, cert.cert);
+      const pinned = await wharf(['get', '--ca', caFile, `${u}secret.txt`, '-']);
+      assert.equal(pinned.status, 0, pinned.stderr);
+      assert.equal(pinned.text, 'sealed');
+      const implicit = await wharf(['get', '--ca', caFile, `ftps://${USER}:${encodeURIComponent(PASSWORD)}@127.0.0.1:${tlsSrv.implicitTlsPort}/secret.txt`, '-']);
+      assert.equal(implicit.status, 0, implicit.stderr);
+      assert.equal(implicit.text, 'sealed');
       const plain = await wharf(['get', `ftp://${USER}:${encodeURIComponent(PASSWORD)}@127.0.0.1:${tlsSrv.port}/secret.txt`, '-']);
       assert.equal(plain.status, 3, 'the server requires TLS: plain login refused');
     } finally {
