@@ -35,7 +35,7 @@ function freePort() {
 }
 
 /** A window of `count` free ports for passive mode, probed one by one (bounded attempts). */
-async function freeRange(count = 20) {
+async function freeRange(count) {
   for (let attempt = 0; attempt < 50; attempt++) {
     const start = 40000 + Math.floor(Math.random() * 20000);
     const servers = [];
@@ -60,7 +60,8 @@ function ensureAccount() {
       const r = spawnSync('useradd', ['--no-create-home', '--home-dir', '/tmp', '--shell', '/bin/bash', PEER_USER], { encoding: 'utf8' });
       if (r.status !== 0) throw new PeerUnavailableError(`useradd failed: ${r.stderr}`);
     }
-    const r = spawnSync('chpasswd', [], { input: `${PEER_USER}:${PEER_PASSWORD}\n`, encoding: 'utf8' });
+    // SHA-512 crypt like the other peers' hashes: Debian's default yescrypt costs vsftpd ~25 ms per login.
+    const r = spawnSync('chpasswd', ['-c', 'SHA512'], { input: `${PEER_USER}:${PEER_PASSWORD}\n`, encoding: 'utf8' });
     if (r.status !== 0) throw new PeerUnavailableError(`chpasswd failed: ${r.stderr}`);
     // vsftpd authenticates through PAM: a service file of our own, plain pam_unix.
     await fs.writeFile('/etc/pam.d/wharf-peer', 'auth required pam_unix.so\naccount required pam_unix.so\nsession required pam_unix.so\n');
@@ -120,7 +121,7 @@ const configs = {
     return { cmd: binaries.vsftpd, args: [conf] };
   },
 
-  async 'pure-ftpd'({ dir, root, port, range, tls, account }) {
+  async 'pure-ftpd'({ dir, root, port, range, tls, account, maxSessions }) {
     const pw = path.join(PEERS, 'pure-ftpd/usr/bin/pure-pw');
     const passwd = path.join(dir, 'pureftpd.passwd'), pdb = path.join(dir, 'pureftpd.pdb');
     const r = spawnSync(pw, ['useradd', PEER_USER, '-u', String(account.uid), '-g', String(account.gid), '-d', root, '-f', passwd, '-m', '-F', pdb],
@@ -135,7 +136,7 @@ const configs = {
     const mk = spawnSync(pw, ['mkdb', pdb, '-f', passwd], { encoding: 'utf8' });
     if (mk.status !== 0) throw new Error(`pure-pw mkdb: ${mk.stderr}`);
     const args = ['-S', `127.0.0.1,${port}`, '-l', `puredb:${pdb}`, '-E', '-p', `${range[0]}:${range[1]}`, '-P', '127.0.0.1',
-      '-A', '-H', '-c', '1000', '-C', '1000', '-O', `clf:${path.join(dir, 'xfer.log')}`];
+      '-A', '-H', '-c', String(maxSessions), '-C', String(maxSessions), '-O', `clf:${path.join(dir, 'xfer.log')}`];
     if (tls) {
       const pem = path.join(dir, 'pure-ftpd.pem');
       await fs.writeFile(pem, (await fs.readFile(tls.key, 'utf8')) + (await fs.readFile(tls.cert, 'utf8')));
@@ -144,14 +145,14 @@ const configs = {
     return { cmd: binaries['pure-ftpd'], args };
   },
 
-  async proftpd({ dir, root, port, range, tls, account }) {
+  async proftpd({ dir, root, port, range, tls, account, maxSessions }) {
     const hash = spawnSync('openssl', ['passwd', '-6', PEER_PASSWORD], { encoding: 'utf8' }).stdout.trim();
     const users = path.join(dir, 'ftpd.passwd');
     await fs.writeFile(users, `${PEER_USER}:${hash}:${account.uid}:${account.gid}::${root}:/bin/bash\n`, { mode: 0o600 });
     const lines = [
       'ServerType standalone', 'ServerName "proftpd peer"', 'DefaultAddress 127.0.0.1', `Port ${port}`, 'UseIPv6 off',
       'User nobody', 'Group nogroup', `PidFile ${path.join(dir, 'proftpd.pid')}`, `ScoreboardFile ${path.join(dir, 'scoreboard')}`,
-      `DelayTable ${path.join(dir, 'delay')}`, 'WtmpLog off', 'UseReverseDNS off', 'MaxInstances 2000',
+      `DelayTable ${path.join(dir, 'delay')}`, 'WtmpLog off', 'UseReverseDNS off', `MaxInstances ${maxSessions}`,
       `SystemLog ${path.join(dir, 'system.log')}`, 'TransferLog none', `PassivePorts ${range[0]} ${range[1]}`,
       'MasqueradeAddress 127.0.0.1', 'RequireValidShell off', `AuthUserFile ${users}`, 'AuthOrder mod_auth_file.c',
       'DefaultRoot ~', 'AllowOverwrite on', 'AllowRetrieveRestart on', 'AllowStoreRestart on', 'UseEncoding UTF-8 UTF-8',
@@ -167,7 +168,7 @@ const configs = {
     return { cmd: binaries.proftpd, args: ['--nodaemon', '-c', conf, '-q'] };
   },
 
-  async pyftpdlib({ dir, root, port, range, tls }) {
+  async pyftpdlib({ dir, root, port, range, tls, maxSessions }) {
     const script = path.join(dir, 'serve.py');
     await fs.writeFile(script, `
 import sys
@@ -188,8 +189,8 @@ h.passive_ports = range(${range[0]}, ${range[1] + 1})
 h.masquerade_address = '127.0.0.1'
 h.permit_foreign_addresses = False
 srv = FTPServer(('127.0.0.1', ${port}), h)
-srv.max_cons = 2000
-srv.max_cons_per_ip = 2000
+srv.max_cons = ${maxSessions}
+srv.max_cons_per_ip = ${maxSessions}
 srv.serve_forever()
 `);
     return { cmd: SYSTEM_PYTHON, args: [script] };
@@ -224,12 +225,14 @@ export async function startPeer(name, opts = {}) {
   await fs.mkdir(root, { recursive: true });
   if (account) {
     await fs.chmod(dir, 0o755);
-    await fs.chown(root, account.uid, account.gid);
+    if (!opts.root) await fs.chown(root, account.uid, account.gid);
   }
   const tls = opts.tls ? await selfSigned(dir) : undefined;
   const port = await freePort();
-  const range = await freeRange();
-  const { cmd, args } = await configs[name]({ dir, root, port, range, tls, account });
+  // Benchmarks ask for more sessions and a wider passive range than tests need.
+  const range = await freeRange(opts.passivePorts ?? 20);
+  const maxSessions = opts.maxSessions ?? 2000;
+  const { cmd, args } = await configs[name]({ dir, root, port, range, tls, account, maxSessions });
   const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout.on('data', (d) => { if (out.length < 20_000) out += d; });
@@ -250,5 +253,5 @@ export async function startPeer(name, opts = {}) {
     await stop();
     throw new Error(`${name} did not start: ${err.message}`);
   }
-  return { name, host: '127.0.0.1', port, user: needsAccount ? PEER_USER : PEER_USER, password: PEER_PASSWORD, root, tls: !!tls, dir, stop };
+  return { name, host: '127.0.0.1', port, user: PEER_USER, password: PEER_PASSWORD, root, tls: !!tls, dir, pid: proc.pid, stop };
 }
