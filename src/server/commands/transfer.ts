@@ -6,9 +6,9 @@ import { LfToCrlf, CrlfToLf } from '../../protocol/ascii.js';
 import { virtualBasename, virtualParent } from '../../protocol/path.js';
 import { FtpReplyError } from '../errors.js';
 import type { Session } from '../session.js';
-import type { WriteOptions } from '../storage/storage.js';
+import type { FileWriter, WriteOptions } from '../storage/storage.js';
 import type { CommandSpec } from './table.js';
-import { pumpFile } from '../file-pump.js';
+import { pumpFile, pumpToFile } from '../file-pump.js';
 
 /** Below this, one small read is cheaper than setting up the pump. */
 const PUMP_MIN_SIZE = 256 * 1024;
@@ -80,11 +80,21 @@ function uploadTarget(s: Session, p: string, options: WriteOptions, mode: string
 async function receive(s: Session, p: string, options: WriteOptions, mode: 'store' | 'append' | 'unique',
   opening: string, complete?: (n: number) => string) {
   let sink: Writable | undefined;
+  let writer: (FileWriter & { start: number }) | undefined;
   const target = uploadTarget(s, p, options, mode);
+  const writeOptions = target === p ? options : { exclusive: true };
   let ok = false;
   try {
-    sink = await s.fs.createWriteStream(target, target === p ? options : { exclusive: true });
-    const out = sink;
+    let move: (data: Duplex, signal: AbortSignal) => Promise<number>;
+    if (s.type === 'I' && s.fs.openWriter) {
+      const w = await s.fs.openWriter(target, writeOptions);
+      writer = w;
+      move = (data, signal) => pumpToFile(data, w, w.start, signal);
+    } else {
+      const out = await s.fs.createWriteStream(target, writeOptions);
+      sink = out;
+      move = (data, signal) => copy(data, s.type === 'A' ? new CrlfToLf() : undefined, out, 'in', signal);
+    }
     const started = Date.now();
     let received = 0;
     ok = await s.runTransfer({
@@ -92,7 +102,9 @@ async function receive(s: Session, p: string, options: WriteOptions, mode: 'stor
       opening,
       complete,
       run: async (data: Duplex, signal) => {
-        received = await copy(data, s.type === 'A' ? new CrlfToLf() : undefined, out, 'in', signal);
+        received = await move(data, signal);
+        // Closed before 226: a client that sees 226 finds every byte in the file.
+        await writer?.close();
         // In atomic mode the file takes its name before 226 is sent: a client that sees 226 can use it.
         if (target !== p) await s.fs.rename(target, p);
         return received;
@@ -104,7 +116,8 @@ async function receive(s: Session, p: string, options: WriteOptions, mode: 'stor
     throw err;
   } finally {
     if (sink && !sink.destroyed && !sink.writableFinished) sink.destroy();
-    if (!ok && sink) await discardPartial(s, target, p, mode);
+    await writer?.close();
+    if (!ok && (sink || writer)) await discardPartial(s, target, p, mode);
   }
 }
 

@@ -5,10 +5,25 @@ import { promisify } from 'node:util';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { Readable, type Writable } from 'node:stream';
 import type { FileInfo } from '../../protocol/listing.js';
-import { StorageError, type FileReader, type Storage, type WriteOptions } from './storage.js';
+import { StorageError, type FileReader, type FileWriter, type Storage, type WriteOptions } from './storage.js';
 
 const MAX_CHUNK = 1024 * 1024;
 const MIN_CHUNK = 16 * 1024;
+const UPLOAD_BUFFER = 8 * 1024 * 1024;
+
+function writev(fd: number, buffers: Buffer[], position: number | null): Promise<number> {
+  return new Promise((resolve, reject) => {
+    fs.writev(fd, buffers, position as number, (err, written) => (err ? reject(err) : resolve(written)));
+  });
+}
+
+/** What is left of `buffers` after the first `n` bytes went out (a short write). */
+function dropBytes(buffers: Buffer[], n: number): Buffer[] {
+  let i = 0;
+  while (i < buffers.length && n >= buffers[i]!.length) { n -= buffers[i]!.length; i++; }
+  if (i >= buffers.length) return [];
+  return n ? [buffers[i]!.subarray(n), ...buffers.slice(i + 1)] : buffers.slice(i);
+}
 const LIST_BATCH = 256;
 /** Files up to this size are read in one direct call: cheaper than two thread-pool reads and a close. */
 const SMALL_FILE = 64 * 1024;
@@ -232,7 +247,8 @@ export class LocalStorage implements Storage {
     };
   }
 
-  async createWriteStream(vpath: string, options: WriteOptions = {}): Promise<Writable> {
+  /** Open (create, truncate or keep a prefix) with the checks every upload gets; returns the fd. */
+  private async openForWrite(vpath: string, options: WriteOptions): Promise<number> {
     const real = await this.real(vpath, true);
     const c = fs.constants;
     const st = await Promise.resolve().then(() => this.ops.stat(real)).catch(() => undefined);
@@ -250,7 +266,33 @@ export class LocalStorage implements Storage {
       await Promise.resolve(this.ops.close(fd)).catch(() => undefined);
       return mapError(err);
     }
-    return fs.createWriteStream(real, { fd, start: options.append ? undefined : options.start ?? 0, highWaterMark: MAX_CHUNK });
+    return fd;
+  }
+
+  async createWriteStream(vpath: string, options: WriteOptions = {}): Promise<Writable> {
+    const fd = await this.openForWrite(vpath, options);
+    // A deep buffer keeps the socket flowing while the previous writev runs on the thread pool.
+    return fs.createWriteStream('', { fd, start: options.append ? undefined : options.start ?? 0, highWaterMark: UPLOAD_BUFFER });
+  }
+
+  async openWriter(vpath: string, options: WriteOptions = {}): Promise<FileWriter & { start: number }> {
+    const fd = await this.openForWrite(vpath, options);
+    const append = options.append === true;
+    let closed = false;
+    return {
+      // With O_APPEND the kernel ignores the position; -1 says "current offset" explicitly.
+      start: append ? 0 : options.start ?? 0,
+      writev: async (buffers, position) => {
+        let offset = position;
+        let rest = buffers;
+        while (rest.length) {
+          const wrote = await writev(fd, rest, append ? null : offset);
+          offset += wrote;
+          rest = dropBytes(rest, wrote);
+        }
+      },
+      close: async () => { if (!closed) { closed = true; await Promise.resolve(this.ops.close(fd)).catch(() => undefined); } },
+    };
   }
 
   async mkdir(vpath: string): Promise<void> {

@@ -32,6 +32,13 @@ export interface FileReader {
   close(): Promise<void>;
 }
 
+/** Positional gathered writes, for backends that can: uploads then go to disk in large batches. */
+export interface FileWriter {
+  /** Write every byte of `buffers` at `position`. */
+  writev(buffers: Buffer[], position: number): Promise<void>;
+  close(): Promise<void>;
+}
+
 /**
  * All paths are virtual: absolute, POSIX, already normalised by the protocol layer so they never
  * contain `..`. A backend must still guarantee nothing outside its root is reached (symbolic links).
@@ -44,6 +51,8 @@ export interface Storage {
   /** Optional: open a regular file for positional reads (the fast download path). */
   openReader?(path: string): Promise<FileReader>;
   createWriteStream(path: string, options?: WriteOptions): Promise<Writable>;
+  /** Optional: open for positional batched writes (the fast upload path); same options and checks as createWriteStream. */
+  openWriter?(path: string, options?: WriteOptions): Promise<FileWriter & { start: number }>;
   mkdir(path: string): Promise<void>;
   rmdir(path: string): Promise<void>;
   unlink(path: string): Promise<void>;
