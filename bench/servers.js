@@ -64,7 +64,7 @@ const [port, root, user, password, certFile, keyFile] = process.argv.slice(2);
 const fs = require('node:fs');
 const tls = certFile ? { cert: fs.readFileSync(certFile), key: fs.readFileSync(keyFile) } : false;
 const srv = new FtpSrv({
-  url: 'ftp://127.0.0.1:' + port, pasv_url: '127.0.0.1', pasv_min: 30000, pasv_max: 31000, anonymous: false,
+  url: 'ftp://127.0.0.1:' + port, pasv_url: '127.0.0.1', pasv_min: 63000, pasv_max: 63500, anonymous: false,
   greeting: 'ftp-srv bench', tls, log: bunyan.createLogger({ name: 'ftp-srv', level: 'fatal' }),
 });
 srv.on('login', ({ username, password: pw }, resolve, reject) => {
@@ -104,7 +104,7 @@ export async function installedServers() {
 export async function startServer(name, root, { tls = false, maxSessions = 20000 } = {}) {
   if (name === 'wharf') return startWharf(root, { tls });
   if (name === 'ftp-srv') return startFtpSrv(root, { tls });
-  const peer = await startPeer(name, { tls, root, maxSessions, passivePorts: 1000 });
+  const peer = await startPeer(name, { tls, root, maxSessions, passivePorts: 500 });
   return { name, port: peer.port, user: peer.user, password: peer.password, pid: peer.pid, stop: () => peer.stop() };
 }
 

@@ -37,7 +37,9 @@ function freePort() {
 /** A window of `count` free ports for passive mode, probed one by one (bounded attempts). */
 async function freeRange(count) {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const start = 40000 + Math.floor(Math.random() * 20000);
+    // Wide ranges (benchmarks) sit above Linux's ephemeral ports (32768-60999), where client
+    // sockets and port-0 listeners cannot be in the way.
+    const start = count > 100 ? 61000 + Math.floor(Math.random() * (65535 - 61000 - count)) : 40000 + Math.floor(Math.random() * 20000);
     const servers = [];
     let ok = true;
     for (let p = start; p < start + count && ok; p++) {
