@@ -22,8 +22,8 @@ function globToRegExp(glob: string): RegExp {
 }
 
 interface Target {
-  /** Entries to show. */
-  entries: AsyncIterable<FileInfo>;
+  /** Entries to show, in batches. */
+  entries: AsyncIterable<FileInfo[]>;
   /** Prefix for NLST names when the client named a directory. */
   prefix: string;
 }
@@ -40,12 +40,26 @@ async function resolveTarget(s: Session, rawArg: string): Promise<Target> {
     const re = globToRegExp(base);
     const info = await s.fs.stat(dir);
     if (info.type !== 'dir') throw new FtpReplyError(550, 'No such file or directory.');
-    const all = s.fs.list(dir);
-    return { entries: (async function* () { for await (const e of all) if (re.test(e.name)) yield e; })(), prefix: folderPart(arg) };
+    const all = batches(s, dir);
+    return { entries: (async function* () { for await (const b of all) yield b.filter((e) => re.test(e.name)); })(), prefix: folderPart(arg) };
   }
   const info = await s.fs.stat(p);
-  if (info.type === 'dir') return { entries: s.fs.list(p), prefix: arg ? arg.replace(/\/+$/, '') + '/' : '' };
-  return { entries: (async function* () { yield info; })(), prefix: folderPart(arg) };
+  if (info.type === 'dir') return { entries: batches(s, p), prefix: arg ? arg.replace(/\/+$/, '') + '/' : '' };
+  return { entries: (async function* () { yield [info]; })(), prefix: folderPart(arg) };
+}
+
+/** A folder's entries in batches, from backends that batch or (one by one) from those that don't. */
+function batches(s: Session, dir: string): AsyncIterable<FileInfo[]> {
+  if (s.fs.listBatches) return s.fs.listBatches(dir);
+  const all = s.fs.list(dir);
+  return (async function* () {
+    let batch: FileInfo[] = [];
+    for await (const e of all) {
+      batch.push(e);
+      if (batch.length >= 256) { yield batch; batch = []; }
+    }
+    if (batch.length) yield batch;
+  })();
 }
 
 /** `a/b/c.txt` → `a/b/`: NLST names keep the folder the client asked about, as other servers do. */
@@ -54,11 +68,13 @@ function folderPart(arg: string): string {
 }
 
 /** Join formatted lines into large chunks so a big listing is a few writes, not one per entry. */
-async function* chunked(entries: AsyncIterable<FileInfo>, format: (e: FileInfo) => string): AsyncGenerator<string> {
+async function* chunked(entries: AsyncIterable<FileInfo[]>, format: (e: FileInfo) => string): AsyncGenerator<string> {
   let buf = '';
-  for await (const e of entries) {
-    buf += format(e) + '\r\n';
-    if (buf.length >= CHUNK_CHARS) { yield buf; buf = ''; }
+  for await (const batch of entries) {
+    for (const e of batch) {
+      buf += format(e) + '\r\n';
+      if (buf.length >= CHUNK_CHARS) { yield buf; buf = ''; }
+    }
   }
   if (buf) yield buf;
 }
@@ -111,7 +127,7 @@ async function mlsd(s: Session, arg: string) {
     throw err;
   }
   const perms = permissionView(s, p);
-  await sendListing(s, { entries: s.fs.list(p), prefix: '' }, (e) => formatMlsxLine(e, s.mlstFacts, perms), 'MLSD');
+  await sendListing(s, { entries: batches(s, p), prefix: '' }, (e) => formatMlsxLine(e, s.mlstFacts, perms), 'MLSD');
 }
 
 async function mlst(s: Session, arg: string) {

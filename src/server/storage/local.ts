@@ -93,6 +93,11 @@ function toInfo(name: string, st: fs.Stats): FileInfo {
   };
 }
 
+/** guard() for synchronous calls: filesystem errors become StorageErrors. */
+function guardSync<T>(fn: () => T): T {
+  try { return fn(); } catch (err) { return mapError(err); }
+}
+
 const KNOWN_CODES = new Set(['ENOENT', 'EEXIST', 'ENOTDIR', 'EISDIR', 'ENOTEMPTY', 'EACCES', 'EPERM', 'EINVAL', 'ENOSPC', 'ELOOP']);
 
 /** fs errors keep their code; anything unexpected becomes EACCES so no internal detail leaks. */
@@ -167,28 +172,57 @@ export class LocalStorage implements Storage {
     return toInfo(vpath === '/' ? '/' : path.posix.basename(vpath), st);
   }
 
+  async *list(vpath: string): AsyncIterable<FileInfo> {
+    for await (const batch of this.listBatches(vpath)) yield* batch;
+  }
+
   /**
    * Entries in batches: one directory read and a stat per entry, then a turn of the event loop,
-   * so a 100,000-entry folder neither fills memory nor holds up other sessions.
+   * so a 100,000-entry folder neither fills memory nor holds up other sessions. With direct
+   * metadata calls a batch is built synchronously: no promise per entry.
    */
-  async *list(vpath: string): AsyncIterable<FileInfo> {
+  async *listBatches(vpath: string): AsyncIterable<FileInfo[]> {
     const root = await this.realRoot();
     const real = await this.real(vpath);
     const dir = await guard(() => fs.promises.opendir(real, { bufferSize: LIST_BATCH }));
+    const sync = this.ops === direct;
     try {
       for (;;) {
         const batch: FileInfo[] = [];
         let d: fs.Dirent | null = null;
-        while (batch.length < LIST_BATCH && (d = await guard(() => dir.read())) !== null) {
-          const info = await this.entryInfo(root, real, d);
-          if (info) batch.push(info);
+        if (sync) {
+          while (batch.length < LIST_BATCH && (d = guardSync(() => dir.readSync())) !== null) {
+            const info = this.entryInfoSync(root, real, d);
+            if (info) batch.push(info);
+          }
+        } else {
+          while (batch.length < LIST_BATCH && (d = await guard(() => dir.read())) !== null) {
+            const info = await this.entryInfo(root, real, d);
+            if (info) batch.push(info);
+          }
         }
-        yield* batch;
+        if (batch.length) yield batch;
         if (d === null) break;
         await yieldToLoop();
       }
     } finally {
       await dir.close().catch(() => undefined);
+    }
+  }
+
+  /** entryInfo without promises, for direct (synchronous) metadata calls. */
+  private entryInfoSync(root: string, dir: string, d: fs.Dirent): FileInfo | undefined {
+    const full = dir + '/' + d.name;
+    try {
+      if (d.isSymbolicLink()) {
+        let target: string | undefined;
+        try { target = fs.realpathSync.native(full); } catch { target = undefined; }
+        if (target && this.inside(root, target)) return toInfo(d.name, fs.statSync(target));
+        return { ...toInfo(d.name, fs.lstatSync(full)), size: 0 };
+      }
+      return toInfo(d.name, fs.lstatSync(full));
+    } catch {
+      return undefined; // removed while listing
     }
   }
 

@@ -47,6 +47,8 @@ export interface Storage {
   stat(path: string): Promise<FileInfo>;
   /** Entries of a directory, streamed so a 100,000-entry listing does not sit in memory. */
   list(path: string): AsyncIterable<FileInfo>;
+  /** Optional: the same entries in arrays, so a big listing costs a promise per batch, not per entry. */
+  listBatches?(path: string): AsyncIterable<FileInfo[]>;
   createReadStream(path: string, options?: { start?: number }): Promise<Readable>;
   /** Optional: open a regular file for positional reads (the fast download path). */
   openReader?(path: string): Promise<FileReader>;
