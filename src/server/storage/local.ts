@@ -148,8 +148,37 @@ export class LocalStorage implements Storage {
    * and the returned path is the resolved parent plus the new name.
    */
   private async real(vpath: string, mayNotExist = false): Promise<string> {
+    return (await this.realWithStat(vpath, mayNotExist)).real;
+  }
+
+  /**
+   * The common case without realpath(3), which readlink()s every component from `/`: the root is
+   * already resolved, so lstat only the components below it. When none is a symbolic link the
+   * joined path is the real one, and the last lstat is the entry's stat. Anything else (a link,
+   * a missing entry, an error) takes the full path below.
+   */
+  private realFast(root: string, parts: string[]): { real: string; st: fs.Stats } | undefined {
+    if (this.ops !== direct || parts.length === 0) return undefined;
+    let current = root === '/' ? '' : root;
+    let st: fs.Stats | undefined;
+    try {
+      for (const part of parts) {
+        current += '/' + part;
+        st = fs.lstatSync(current, { throwIfNoEntry: false });
+        if (!st || st.isSymbolicLink()) return undefined;
+      }
+    } catch {
+      return undefined;
+    }
+    return st ? { real: current, st } : undefined;
+  }
+
+  private async realWithStat(vpath: string, mayNotExist = false): Promise<{ real: string; st?: fs.Stats }> {
     const root = await this.realRoot();
-    const joined = path.join(root, ...vpath.split('/').filter(Boolean));
+    const parts = vpath.split('/').filter(Boolean);
+    const fast = this.realFast(root, parts);
+    if (fast) return fast;
+    const joined = path.join(root, ...parts);
     let resolved: string;
     try {
       resolved = await this.ops.realpath(joined);
@@ -160,15 +189,15 @@ export class LocalStorage implements Storage {
       if (st?.isSymbolicLink()) throw new StorageError('EACCES', 'dangling link');
       const parent = await guard(() => this.ops.realpath(path.dirname(joined)));
       if (!this.inside(root, parent)) throw new StorageError('EACCES', 'outside root');
-      return path.join(parent, path.basename(joined));
+      return { real: path.join(parent, path.basename(joined)) };
     }
     if (!this.inside(root, resolved)) throw new StorageError('EACCES', 'outside root');
-    return resolved;
+    return { real: resolved };
   }
 
   async stat(vpath: string): Promise<FileInfo> {
-    const real = await this.real(vpath);
-    const st = await guard(() => this.ops.stat(real));
+    const { real, st: known } = await this.realWithStat(vpath);
+    const st = known ?? await guard(() => this.ops.stat(real));
     return toInfo(vpath === '/' ? '/' : path.posix.basename(vpath), st);
   }
 
