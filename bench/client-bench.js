@@ -42,7 +42,7 @@ function treeBytes(dir) {
 const NODE_SCRIPTS = {
   ftpclient: `
 const { FtpClient, mirrorDown } = await import(${JSON.stringify(path.join(REPO, 'dist/index.js'))});
-const [op, host, port, user, password, remote, local, parallel] = process.argv.slice(1);
+const [op, host, port, user, password, remote, local, parallel] = process.argv.slice(2);
 const opts = { host, port: Number(port), user, password };
 const c = await FtpClient.connect(opts);
 if (op === 'get') await c.download(remote, local);
@@ -52,7 +52,7 @@ await c.close();
 `,
   basicftp: `
 const { Client } = (await import(${JSON.stringify(path.join(WORK, 'node_modules/basic-ftp/dist/index.js'))})).default;
-const [op, host, port, user, password, remote, local] = process.argv.slice(1);
+const [op, host, port, user, password, remote, local] = process.argv.slice(2);
 const c = new Client(60000);
 await c.access({ host, port: Number(port), user, password });
 if (op === 'get') await c.downloadTo(local, remote);

@@ -1,6 +1,5 @@
 // `wharf serve` settings: one typed shape for flags and config file, checked at the edge.
 import fsp from 'node:fs/promises';
-import YAML from 'yaml';
 
 export interface ServeSettings {
   host: string;
@@ -69,6 +68,6 @@ export function validateSettings(raw: unknown, source: string): Partial<ServeSet
 
 export async function loadConfigFile(file: string): Promise<Partial<ServeSettings>> {
   const text = await fsp.readFile(file, 'utf8');
-  const doc = file.endsWith('.json') ? JSON.parse(text) : YAML.parse(text);
+  const doc = file.endsWith('.json') ? JSON.parse(text) : (await import('yaml')).default.parse(text);
   return validateSettings(doc, file);
 }

@@ -2,12 +2,14 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import { Command, Option } from 'commander';
-import { FtpServer, type FtpServerOptions } from '../server/server.js';
+import type { FtpServer, FtpServerOptions } from '../server/server.js';
 import { jsonLogger, type Logger, type LogLevel } from '../logger.js';
-import { loadTlsFiles, selfSignedCertificate } from '../server/certificates.js';
-import { UsersFileAuthenticator } from '../server/auth/users-file.js';
 import type { StaticUser } from '../server/auth/authenticator.js';
 import { loadConfigFile, validateSettings, type ServeSettings } from './serve-config.js';
+
+// The server, TLS and users-file modules load only when `serve` runs: `wharf get` starts faster.
+const serverModule = () => import('../server/server.js');
+const certificates = () => import('../server/certificates.js');
 
 const DEFAULTS: ServeSettings = {
   host: '127.0.0.1', port: 2121, root: '.', user: [], anonymous: false, tlsSelfSigned: false,
@@ -70,6 +72,7 @@ export async function buildServer(settings: ServeSettings, logger: Logger): Prom
     runAs: parseRunAs(settings.runAs),
   };
   if (settings.users) {
+    const { UsersFileAuthenticator } = await import('../server/auth/users-file.js');
     const auth = new UsersFileAuthenticator(settings.users, anonymous, logger);
     await auth.load();
     auth.watch();
@@ -80,12 +83,13 @@ export async function buildServer(settings: ServeSettings, logger: Logger): Prom
   }
   if (settings.tlsCert || settings.tlsKey) {
     if (!settings.tlsCert || !settings.tlsKey) throw new Error('--tls-cert and --tls-key go together');
-    options.tls = await loadTlsFiles(settings.tlsCert, settings.tlsKey);
+    options.tls = await (await certificates()).loadTlsFiles(settings.tlsCert, settings.tlsKey);
   } else if (settings.tlsSelfSigned) {
-    const cert = await selfSignedCertificate(settings.pasvAddress ? [settings.pasvAddress] : []);
+    const cert = await (await certificates()).selfSignedCertificate(settings.pasvAddress ? [settings.pasvAddress] : []);
     options.tls = cert;
     notes.push(`self-signed certificate, SHA-256 fingerprint ${cert.fingerprint256}`);
   }
+  const { FtpServer } = await serverModule();
   return { server: new FtpServer(options), notes };
 }
 
@@ -154,7 +158,7 @@ export function registerServe(program: Command): void {
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGHUP', () => {
         if (!settings.tlsCert || !settings.tlsKey) return;
-        loadTlsFiles(settings.tlsCert, settings.tlsKey).then((t) => server.reloadTls(t),
+        certificates().then((c) => c.loadTlsFiles(settings.tlsCert!, settings.tlsKey!)).then((t) => server.reloadTls(t),
           (err: Error) => logger.error({ err: err.message }, 'TLS certificate not reloaded'));
       });
     });

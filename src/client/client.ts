@@ -56,6 +56,8 @@ export interface TransferOptions {
   ascii?: boolean;
   /** Download only this many bytes from `offset`, then abort the rest of the transfer (segments). */
   length?: number;
+  /** The file's size when already known (from a listing): reported in progress, saves a SIZE. */
+  total?: number;
 }
 
 export class AbortError extends Error {
@@ -352,7 +354,9 @@ export class FtpClient extends EventEmitter {
   /** Download `remote` into a Writable or a local file path. Returns the bytes received. */
   async download(remote: string, destination: Writable | string, options: TransferOptions = {}): Promise<number> {
     const offset = options.offset ?? 0;
-    const total = await this.size(remote).catch(() => undefined);
+    // SIZE only when someone watches progress and the caller did not say: a round trip per file counts.
+    const watched = options.onProgress !== undefined || this.listenerCount('progress') > 0;
+    const total = options.total ?? (watched ? await this.size(remote).catch(() => undefined) : undefined);
     const dest = typeof destination === 'string'
       // A large buffer lets queued socket chunks go to disk in one writev instead of one syscall each.
       ? fs.createWriteStream(destination, { ...(offset ? { flags: 'r+', start: offset } : { flags: 'w' }), highWaterMark: 1024 * 1024 })

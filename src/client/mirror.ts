@@ -116,7 +116,7 @@ export async function mirrorDown(client: FtpClient, connect: () => Promise<FtpCl
   }
   await runPool(client, connect, options.parallel ?? 4, tasks, async (c, t) => {
     options.onFile?.({ path: t.rel, action: t.offset ? 'resume' : 'transfer' });
-    { const n = await c.download(t.remote, t.local, { offset: t.offset, signal: options.signal, onProgress: options.onProgress }); result.bytes += n; }
+    { const n = await c.download(t.remote, t.local, { offset: t.offset, total: t.size, signal: options.signal, onProgress: options.onProgress }); result.bytes += n; }
     if (t.offset) result.resumed++; else result.transferred++;
     // The remote time on the copy makes the next run see it as unchanged.
     if (t.modified) await fsp.utimes(t.local, new Date(), t.modified);
@@ -207,7 +207,7 @@ export async function downloadSegmented(client: FtpClient, connect: () => Promis
     const out = fs.createWriteStream(local, { flags: 'r+', start: r.start });
     const last = r.start + r.length >= size;
     // The last range reads to the end; the others stop after their length and ABOR the rest.
-    const n = await c.download(remote, out, { offset: r.start, length: last ? undefined : r.length, signal: options.signal, onProgress: report(r.i) });
+    const n = await c.download(remote, out, { offset: r.start, total: size, length: last ? undefined : r.length, signal: options.signal, onProgress: report(r.i) });
     total += n; // not `total += await`: that reads total before the await and loses parallel segments
   }, options.signal);
   if (total !== size) throw new Error(`segmented download of ${remote}: got ${total} of ${size} bytes`);

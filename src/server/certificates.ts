@@ -1,7 +1,6 @@
 // TLS material for the server: PEM files from disk, or a generated self-signed certificate for development.
 import fsp from 'node:fs/promises';
 import crypto from 'node:crypto';
-import { generate } from 'selfsigned';
 import type { TlsOptions } from './server.js';
 
 export async function loadTlsFiles(certFile: string, keyFile: string): Promise<TlsOptions> {
@@ -22,6 +21,8 @@ export async function selfSignedCertificate(names: string[] = []): Promise<SelfS
     { type: 7 as const, ip: '::1' },
     ...names.map((n) => ({ type: 2 as const, value: n })),
   ];
+  // Loaded on first use: the library is large and most runs never generate a certificate.
+  const { generate } = await import('selfsigned');
   const pems = await generate([{ name: 'commonName', value: names[0] ?? 'localhost' }], {
     keyType: 'ec',
     algorithm: 'sha256',
