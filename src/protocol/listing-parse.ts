@@ -20,13 +20,16 @@ export function parseMlsxLine(line: string): (FileInfo & { facts: Record<string,
   }
   const t = (facts.type ?? '').toLowerCase();
   const type: EntryType = t === 'dir' || t === 'cdir' || t === 'pdir' ? 'dir' : t === 'file' ? 'file'
-    : t.includes('symlink') || t === 'os.unix=slink' ? 'link' : t ? 'other' : 'file';
+    : t.includes('symlink') || t.startsWith('os.unix=slink') ? 'link' : t ? 'other' : 'file';
   const info: FileInfo & { facts: Record<string, string> } = { name, type, size: Number(facts.size ?? facts['sizd'] ?? 0) || 0, raw: line, facts };
   const modified = facts.modify ? parseTimeVal(facts.modify) : undefined;
   if (modified) info.modified = modified;
   const mode = facts['unix.mode'];
   if (mode && /^[0-7]{1,5}$/.test(mode)) info.mode = parseInt(mode, 8) & 0o7777;
   if (facts.unique) info.unique = facts.unique;
+  // ProFTPD and others: `type=OS.unix=slink:/target`.
+  const slink = /^os\.unix=slink:(.+)$/i.exec(facts.type ?? '');
+  if (slink) info.target = slink[1];
   if (facts['unix.owner'] ?? facts['unix.ownername']) info.owner = facts['unix.ownername'] ?? facts['unix.owner'];
   if (facts['unix.group'] ?? facts['unix.groupname']) info.group = facts['unix.groupname'] ?? facts['unix.group'];
   return info;
@@ -95,11 +98,18 @@ export function parseUnixLine(line: string, now = new Date()): FileInfo | undefi
 
 /** IIS / Windows: `01-15-24  03:04PM       <DIR>          name` or `... 1234 name`; also 4-digit years and 24h times. */
 const DOS_RE = /^(\d{2})-(\d{2})-(\d{2,4})\s+(\d{1,2}):(\d{2})\s*([AaPp][Mm])?\s+(<DIR>|\d+)\s+(.+)$/;
+/** IIS with ISO dates (`2021-02-13  15:48`), as some regional settings print them. */
+const DOS_ISO_RE = /^(\d{4})-(\d{2})-(\d{2})\s+(\d{1,2}):(\d{2})\s*([AaPp][Mm])?\s+(<DIR>|\d+)\s+(.+)$/;
 
 export function parseDosLine(line: string): FileInfo | undefined {
-  const m = DOS_RE.exec(line);
-  if (!m) return undefined;
+  let m = DOS_RE.exec(line);
+  if (!m) {
+    const iso = DOS_ISO_RE.exec(line);
+    if (!iso) return undefined;
+    m = [iso[0], iso[2]!, iso[3]!, iso[1]!, iso[4]!, iso[5]!, iso[6]!, iso[7]!, iso[8]!] as unknown as RegExpExecArray;
+  }
   const [, mo, d, y, h, mi, ampm, sizeOrDir, name] = m as unknown as string[];
+  if (!(Number(mo) >= 1 && Number(mo) <= 12 && Number(d) >= 1 && Number(d) <= 31 && Number(mi) < 60 && Number(h) < 24)) return undefined;
   let year = Number(y);
   if (y!.length === 2) year += year < 70 ? 2000 : 1900;
   let hour = Number(h);
