@@ -180,6 +180,11 @@ function table(results, names) {
   return lines.join('\n');
 }
 
+// Everything printed to stdout is also kept for bench/results/latest.out (readme-table.js reads it).
+const printed = [];
+const print = console.log;
+console.log = (...parts) => { printed.push(parts.join(' ')); print(...parts); };
+
 async function main() {
   setup();
   const installed = await installedServers();
@@ -203,6 +208,7 @@ async function main() {
   const dir = path.join(REPO, 'bench/results');
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'latest.json'), JSON.stringify(out, null, 2));
+  fs.writeFileSync(path.join(dir, 'latest.out'), printed.join('\n') + '\nJSON\n');
   console.log(`\nJSON: bench/results/latest.json`);
 }
 
