@@ -8,24 +8,27 @@ export class DataChannelError extends Error {
 }
 
 /**
- * One passive listener, waiting for exactly one data connection. Connections from any address but
- * the control connection's are dropped unless allowed: that stops another host from stealing a
- * transfer by racing to the advertised port (the "PASV theft" attack).
+ * A session's passive listener. It is opened once and kept: each PASV/EPSV arms it for exactly
+ * one data connection, so a session moving many files costs no socket, bind, listen and close
+ * per file, and the kernel's search for a free ephemeral port (slow once thousands of closed
+ * data connections sit in TIME_WAIT) runs once per session. Connections while disarmed, and from
+ * any address but the control connection's (the "PASV theft" attack), are dropped unless allowed.
+ * Unused for `idleMs`, the port is given back, so idle sessions do not hoard a port range.
  */
 export class PassiveListener {
   private socket: net.Socket | undefined;
   private waiter: { resolve: (s: net.Socket) => void; reject: (e: Error) => void } | undefined;
+  private armed = false;
+  private unclaimed = false;
   private closed = false;
-  private readonly idleTimer: NodeJS.Timeout;
+  private idleTimer: NodeJS.Timeout | undefined;
 
-  private constructor(private readonly server: net.Server, readonly port: number,
+  private constructor(private readonly server: net.Server, readonly port: number, readonly host: string,
     private readonly expectedPeer: string | undefined, private readonly onRejected: (addr: string) => void,
-    idleMs: number) {
+    private readonly idleMs: number) {
     server.on('connection', (s) => this.onConnection(s));
     server.on('error', () => this.close());
-    // A port nobody connects to is given back, so PASV without a transfer cannot hoard ports.
-    this.idleTimer = setTimeout(() => { if (!this.socket) this.close(); }, idleMs);
-    this.idleTimer.unref();
+    this.startIdleTimer();
   }
 
   static async open(opts: { host: string; range?: [number, number]; expectedPeer?: string;
@@ -52,29 +55,61 @@ export class PassiveListener {
       if (!server) throw new DataChannelError(425, 'No passive port available');
     }
     const port = (server.address() as net.AddressInfo).port;
-    return new PassiveListener(server, port, opts.expectedPeer && normalizeIp(opts.expectedPeer), opts.onRejected ?? (() => {}), opts.idleMs ?? 60_000);
+    return new PassiveListener(server, port, opts.host, opts.expectedPeer && normalizeIp(opts.expectedPeer),
+      opts.onRejected ?? (() => {}), opts.idleMs ?? 60_000);
   }
 
+  private startIdleTimer() {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => this.close(), this.idleMs);
+    this.idleTimer.unref();
+  }
+
+  /** Expect one data connection (a new PASV/EPSV); a connection left from an earlier one is dropped. */
+  arm(): void {
+    this.release();
+    this.armed = true;
+    this.unclaimed = true;
+  }
+
+  /**
+   * Whether the next PASV may arm this listener again. Not when the last one never saw its
+   * connection: that connection may still be on its way, and would be taken for the next transfer.
+   */
+  get reusable(): boolean { return !this.closed && !this.unclaimed; }
+
   private onConnection(s: net.Socket) {
+    if (!this.armed || this.closed) { s.destroy(); return; }
     const peer = normalizeIp(s.remoteAddress ?? '');
-    if (this.socket || this.closed || (this.expectedPeer && peer !== this.expectedPeer)) {
-      if (!this.socket && !this.closed) this.onRejected(peer);
+    if (this.expectedPeer && peer !== this.expectedPeer) {
+      this.onRejected(peer);
       s.destroy();
       return;
     }
-    this.socket = s;
+    this.armed = false;
+    this.unclaimed = false;
     // Until a transfer pipes it, a reset must not become an unhandled 'error'; the transfer's
     // pipeline sees errors through its own listeners.
     s.on('error', () => {});
-    clearTimeout(this.idleTimer);
-    this.server.close(); // one connection per PASV: stop listening at once
-    if (this.waiter) { this.waiter.resolve(s); this.waiter = undefined; }
+    if (this.waiter) { this.waiter.resolve(s); this.waiter = undefined; } else this.socket = s;
+  }
+
+  /** Whether the client has already opened the data connection. */
+  get connected(): boolean { return this.socket !== undefined && !this.closed; }
+
+  /** Resolves true once the client has opened the data connection, false after `ms` or on close. */
+  waitConnected(ms: number): Promise<boolean> {
+    if (this.socket) return Promise.resolve(true);
+    if (this.closed || !this.armed) return Promise.resolve(false);
+    return this.accept(ms).then((s) => { this.socket = s; return true; }, () => false);
   }
 
   /** The data connection, once the client has opened it; rejects after `timeoutMs`. */
   accept(timeoutMs: number): Promise<net.Socket> {
-    if (this.socket) return Promise.resolve(this.socket);
-    if (this.closed) return Promise.reject(new DataChannelError(425, 'Passive connection closed'));
+    const ready = this.socket;
+    // The caller owns the connection from here on and closes it.
+    if (ready) { this.socket = undefined; return Promise.resolve(ready); }
+    if (this.closed || !this.armed) return Promise.reject(new DataChannelError(425, 'Passive connection closed'));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiter = undefined;
@@ -87,9 +122,25 @@ export class PassiveListener {
     });
   }
 
+  /**
+   * The transfer is over, or the setup was superseded: disarm, drop a connection that was
+   * accepted but never used (the transfer closes its own), and keep listening for the next.
+   */
+  release(): void {
+    this.armed = false;
+    if (this.waiter) { this.waiter.reject(new DataChannelError(425, 'Passive connection closed')); this.waiter = undefined; }
+    this.socket?.destroy();
+    this.socket = undefined;
+    if (!this.closed) this.startIdleTimer();
+  }
+
+  get isClosed(): boolean { return this.closed; }
+
+  /** Stop listening for good (session over, or the port given back). */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.armed = false;
     clearTimeout(this.idleTimer);
     this.server.close();
     if (this.waiter) { this.waiter.reject(new DataChannelError(425, 'Passive connection closed')); this.waiter = undefined; }
@@ -97,8 +148,8 @@ export class PassiveListener {
 
   /** Close the listener and drop a connection that was accepted but never used. */
   dispose(): void {
+    this.release();
     this.close();
-    if (this.socket && !this.socket.destroyed) this.socket.destroy();
   }
 }
 

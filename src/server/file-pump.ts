@@ -10,10 +10,17 @@ function write(socket: Duplex, data: Buffer): Promise<void> {
   });
 }
 
-function finish(socket: Duplex): Promise<void> {
+/** End the data connection (after `last`, if given); resolves once every byte is with the kernel. */
+export function finish(socket: Duplex, last?: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
-    socket.once('error', reject);
-    socket.end(() => { socket.removeListener('error', reject); resolve(); });
+    const fail = (err?: Error) => { cleanup(); reject(err ?? new Error('data connection closed')); };
+    const onClose = () => fail();
+    const cleanup = () => { socket.off('error', fail); socket.off('close', onClose); };
+    socket.once('error', fail);
+    // A socket destroyed by ABOR emits 'close' without 'error' and would never finish.
+    socket.once('close', onClose);
+    const done = (err?: Error | null) => { if (err) fail(err); else { cleanup(); resolve(); } };
+    if (last) socket.end(last, done); else socket.end(done);
   });
 }
 

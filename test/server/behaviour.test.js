@@ -248,3 +248,96 @@ test('a client that stops reading replies is paused, and served again once it re
     await srv.stop();
   }
 });
+
+/** EPSV's port, without connecting. */
+async function epsvPort(c) {
+  const r = await c.cmd('EPSV');
+  assert.equal(r.code, 229);
+  return Number(/\|\|\|(\d+)\|/.exec(r.text)[1]);
+}
+
+/** Resolves with what a connection to `port` was sent before it closed ('' if dropped), or the connect error code. */
+function probe(port) {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    s.setTimeout(5000, () => s.destroy());
+    let got = '';
+    s.on('data', (d) => { got += d; });
+    s.once('error', (e) => resolve(e.code));
+    s.once('close', () => resolve(got));
+  });
+}
+
+test('a session keeps its passive port across transfers, and it answers only when armed', async () => {
+  const srv = await startServer({ timeouts: { dataConnect: 400 } });
+  try {
+    await fs.writeFile(path.join(srv.root, 'a.txt'), 'first file');
+    await fs.writeFile(path.join(srv.root, 'b.txt'), 'second file');
+    const c = await RawClient.connect(srv.port);
+    await c.login(USER, PASSWORD);
+    await c.cmd('TYPE I');
+    const port = await epsvPort(c);
+    let d = await connectData('127.0.0.1', port);
+    let got = collect(d);
+    assert.equal((await c.cmd('RETR a.txt')).code, 150);
+    assert.equal((await got).toString(), 'first file');
+    assert.equal((await c.read()).code, 226);
+
+    // Between transfers the port is not armed: a connection is dropped with nothing sent.
+    assert.equal(await probe(port), '');
+    assert.equal(await epsvPort(c), port, 'the same port is armed again');
+    d = await connectData('127.0.0.1', port);
+    got = collect(d);
+    assert.equal((await c.cmd('RETR b.txt')).code, 150);
+    assert.equal((await got).toString(), 'second file');
+    assert.equal((await c.read()).code, 226);
+
+    // An EPSV whose connection never came: the next one gets a fresh port, so a late
+    // connection for the first cannot be taken for the second transfer.
+    const unclaimed = await epsvPort(c);
+    const fresh = await epsvPort(c);
+    assert.notEqual(fresh, unclaimed);
+    d = await connectData('127.0.0.1', fresh);
+    got = collect(d);
+    assert.equal((await c.cmd('RETR a.txt')).code, 150);
+    assert.equal((await got).toString(), 'first file');
+    assert.equal((await c.read()).code, 226);
+
+    // Unused for the data-connection timeout, the port is given back.
+    await new Promise((r) => setTimeout(r, 900));
+    assert.equal(await probe(fresh), 'ECONNREFUSED');
+    assert.equal((await c.cmd('NOOP')).code, 200, 'the session itself carries on');
+    c.close();
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('small files: 150 comes before the data even for a client that connects only after it', async () => {
+  const srv = await startServer();
+  try {
+    const body = Buffer.alloc(5000, 7);
+    await fs.writeFile(path.join(srv.root, 'small.bin'), body);
+    const c = await RawClient.connect(srv.port);
+    await c.login(USER, PASSWORD);
+    await c.cmd('TYPE I');
+    const port = await epsvPort(c);
+    const opening = await c.cmd('RETR small.bin'); // no data connection yet
+    assert.equal(opening.code, 150);
+    assert.match(opening.text, /5000 bytes/);
+    const d = await connectData('127.0.0.1', port);
+    assert.deepEqual(await collect(d), body);
+    assert.equal((await c.read()).code, 226);
+    // And the usual order: connected first, then 150 and 226 together after the bytes.
+    const d2 = await c.passive('EPSV');
+    const got = collect(d2);
+    const r = await c.cmd('REST 1000');
+    assert.equal(r.code, 350);
+    assert.equal((await c.cmd('RETR small.bin')).code, 150);
+    assert.deepEqual(await got, body.subarray(1000));
+    assert.equal((await c.read()).code, 226);
+    c.close();
+  } finally {
+    await srv.stop();
+  }
+});

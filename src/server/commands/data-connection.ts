@@ -10,17 +10,15 @@ function refuseAfterEpsvAll(s: Session) {
   if (s.epsvAll) throw new FtpReplyError(503, 'Only EPSV is allowed after EPSV ALL.');
 }
 
-async function openPassive(s: Session): Promise<PassiveListener> {
+function openPassive(s: Session): Promise<PassiveListener> {
   const { options, logger } = s.ctx;
-  const listener = await PassiveListener.open({
+  return s.preparePassive(() => PassiveListener.open({
     host: s.localAddress,
     range: options.pasvRange,
     expectedPeer: options.allowForeignDataAddress ? undefined : s.remoteAddress,
     idleMs: options.timeouts.dataConnect,
     onRejected: (addr) => logger.warn({ session: s.id, from: addr, expected: s.remoteAddress }, 'passive connection from a foreign address refused'),
-  });
-  await s.setPassive(listener);
-  return listener;
+  }));
 }
 
 async function pasv(s: Session) {

@@ -6,12 +6,12 @@ import { LfToCrlf, CrlfToLf } from '../../protocol/ascii.js';
 import { virtualBasename, virtualParent } from '../../protocol/path.js';
 import { FtpReplyError } from '../errors.js';
 import type { Session } from '../session.js';
-import type { FileWriter, WriteOptions } from '../storage/storage.js';
+import type { FileReader, FileWriter, WriteOptions } from '../storage/storage.js';
 import type { CommandSpec } from './table.js';
-import { pumpFile, pumpToFile } from '../file-pump.js';
+import { finish, pumpFile, pumpToFile } from '../file-pump.js';
 
-/** Below this, one small read is cheaper than setting up the pump. */
-const PUMP_MIN_SIZE = 256 * 1024;
+/** Downloads up to this size are read whole and sent with one write. */
+const WHOLE_MAX = 64 * 1024;
 
 /** Pipe through an optional transform, counting the bytes that cross the data connection. */
 async function copy(from: Readable, transform: Transform | undefined, to: Writable, countOn: 'in' | 'out',
@@ -33,18 +33,33 @@ async function retr(s: Session, arg: string) {
   const offset = s.restOffset;
   s.restOffset = 0;
   let stream: Readable | undefined;
-  let closeReader: (() => Promise<void>) | undefined;
+  let reader: FileReader | undefined;
   try {
-    const info = await s.fs.stat(p);
-    if (info.type === 'dir') throw new FtpReplyError(550, 'Is a directory.');
-    if (offset > info.size) throw new FtpReplyError(554, 'Restart position beyond end of file.');
-    const fast = s.type === 'I' && info.size - offset >= PUMP_MIN_SIZE && s.fs.openReader;
+    let size: number;
     let run: (data: Duplex, signal: AbortSignal) => Promise<number>;
-    if (fast) {
-      const reader = await s.fs.openReader!(p);
-      closeReader = () => reader.close();
-      run = (data, signal) => pumpFile(reader, offset, data, signal);
+    let whole: Buffer | undefined;
+    if (s.type === 'I' && s.fs.openReader) {
+      // One path resolution and one open give the type, the size and the bytes.
+      reader = await s.fs.openReader(p);
+      size = reader.size;
+      if (offset > size) throw new FtpReplyError(554, 'Restart position beyond end of file.');
+      const left = size - offset;
+      if (left <= WHOLE_MAX) {
+        const buf = Buffer.allocUnsafe(left);
+        const n = left ? await reader.read(buf, left, offset) : 0;
+        await reader.close();
+        whole = buf.subarray(0, n);
+        const bytes = whole;
+        run = async (data) => { await finish(data, bytes); return bytes.length; };
+      } else {
+        const r = reader;
+        run = (data, signal) => pumpFile(r, offset, data, signal);
+      }
     } else {
+      const info = await s.fs.stat(p);
+      if (info.type === 'dir') throw new FtpReplyError(550, 'Is a directory.');
+      if (offset > info.size) throw new FtpReplyError(554, 'Restart position beyond end of file.');
+      size = info.size;
       stream = await s.fs.createReadStream(p, { start: offset });
       const source = stream;
       run = (data, signal) => copy(source, s.type === 'A' ? new LfToCrlf() : undefined, data, 'out', signal);
@@ -52,18 +67,19 @@ async function retr(s: Session, arg: string) {
     const started = Date.now();
     const ok = await s.runTransfer({
       what: `RETR ${p}`,
-      opening: `Opening ${modeName(s)} mode data connection for ${virtualBasename(p)} (${info.size - offset} bytes).`,
+      opening: `Opening ${modeName(s)} mode data connection for ${virtualBasename(p)} (${size - offset} bytes).`,
       run,
+      small: whole !== undefined,
     });
     if (ok) {
-      s.ctx.emit('download', { session: s.info(), path: p, bytes: info.size - offset, durationMs: Date.now() - started });
+      s.ctx.emit('download', { session: s.info(), path: p, bytes: size - offset, durationMs: Date.now() - started });
     }
   } catch (err) {
     s.clearData();
     throw err;
   } finally {
     stream?.destroy();
-    await closeReader?.();
+    await reader?.close();
   }
 }
 

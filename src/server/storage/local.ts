@@ -302,10 +302,14 @@ export class LocalStorage implements Storage {
       throw new StorageError(st.isDirectory() ? 'EISDIR' : 'EACCES');
     }
     const read = promisify(fs.read);
+    const inline = this.ops === direct;
     let closed = false;
     return {
       size: st.size,
-      read: async (buffer, length, position) => (await read(fd, buffer, 0, length, position)).bytesRead,
+      // A small read made directly costs less than the thread-pool round trip around it.
+      read: async (buffer, length, position) => (inline && length <= SMALL_FILE
+        ? guardSync(() => fs.readSync(fd, buffer, 0, length, position))
+        : (await read(fd, buffer, 0, length, position)).bytesRead),
       close: async () => { if (!closed) { closed = true; await Promise.resolve(this.ops.close(fd)).catch(() => undefined); } },
     };
   }
