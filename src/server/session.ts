@@ -471,7 +471,8 @@ export class Session {
  */
 function closeGracefully(socket: Duplex) {
   socket.on('error', () => {});
-  socket.end();
+  // end() on an ended stream builds an error with a stack trace: costly once per file.
+  if (!socket.writableEnded) socket.end();
   socket.resume();
   const timer = setTimeout(() => socket.destroy(), 5000);
   timer.unref();

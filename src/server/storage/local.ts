@@ -25,6 +25,7 @@ function dropBytes(buffers: Buffer[], n: number): Buffer[] {
   return n ? [buffers[i]!.subarray(n), ...buffers.slice(i + 1)] : buffers.slice(i);
 }
 const LIST_BATCH = 256;
+const readAsync = promisify(fs.read);
 /** Files up to this size are read in one direct call: cheaper than two thread-pool reads and a close. */
 const SMALL_FILE = 64 * 1024;
 
@@ -301,7 +302,6 @@ export class LocalStorage implements Storage {
       await Promise.resolve(this.ops.close(fd)).catch(() => undefined);
       throw new StorageError(st.isDirectory() ? 'EISDIR' : 'EACCES');
     }
-    const read = promisify(fs.read);
     const inline = this.ops === direct;
     let closed = false;
     return {
@@ -309,7 +309,7 @@ export class LocalStorage implements Storage {
       // A small read made directly costs less than the thread-pool round trip around it.
       read: async (buffer, length, position) => (inline && length <= SMALL_FILE
         ? guardSync(() => fs.readSync(fd, buffer, 0, length, position))
-        : (await read(fd, buffer, 0, length, position)).bytesRead),
+        : (await readAsync(fd, buffer, 0, length, position)).bytesRead),
       close: async () => { if (!closed) { closed = true; await Promise.resolve(this.ops.close(fd)).catch(() => undefined); } },
     };
   }
