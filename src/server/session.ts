@@ -22,6 +22,8 @@ const DURING_TRANSFER = new Set(['ABOR', 'STAT', 'NOOP']);
 /** Commands that keep a pending RNFR / REST alive when they come in between. */
 const KEEPS_RENAME = new Set(['RNTO']);
 const MAX_QUEUED_LINES = 64;
+/** Shared by every session until OPTS MLST replaces it (never mutated). */
+const DEFAULT_FACTS: ReadonlySet<MlstFact> = new Set<MlstFact>(MLST_FACTS);
 const MAX_UNREAD_REPLIES = 1024 * 1024;
 
 type DataSetup =
@@ -74,7 +76,7 @@ export class Session {
   restOffset = 0;
   renameFrom: string | undefined;
   epsvAll = false;
-  mlstFacts = new Set<MlstFact>(MLST_FACTS);
+  mlstFacts: ReadonlySet<MlstFact> = DEFAULT_FACTS;
   clientName: string | undefined;
   hostName: string | undefined;
 
@@ -285,7 +287,7 @@ export class Session {
     this.restOffset = 0;
     this.renameFrom = undefined;
     this.epsvAll = false;
-    this.mlstFacts = new Set(MLST_FACTS);
+    this.mlstFacts = DEFAULT_FACTS;
     this.hostName = undefined;
     this.clearData();
   }

@@ -341,3 +341,22 @@ test('small files: 150 comes before the data even for a client that connects onl
     await srv.stop();
   }
 });
+
+test('a login whose home folder is missing is refused, and accepted once the folder exists', async () => {
+  const home = path.join(await fs.mkdtemp(path.join((await import('node:os')).tmpdir(), 'wharf-home-')), 'bob');
+  const srv = await startServer({ users: [{ username: 'bob', password: 'pw', root: home }] });
+  try {
+    const c = await RawClient.connect(srv.port);
+    assert.equal((await c.cmd('USER bob')).code, 331);
+    assert.equal((await c.cmd('PASS pw')).code, 530, 'no home folder: no login');
+    await fs.mkdir(home);
+    await fs.writeFile(path.join(home, 'x.txt'), 'x');
+    assert.equal((await c.cmd('USER bob')).code, 331);
+    assert.equal((await c.cmd('PASS pw')).code, 230);
+    assert.equal((await c.cmd('SIZE x.txt')).text, '1');
+    c.close();
+  } finally {
+    await srv.stop();
+    await fs.rm(path.dirname(home), { recursive: true, force: true });
+  }
+});

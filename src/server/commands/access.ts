@@ -5,6 +5,9 @@ import { ANONYMOUS_NAMES } from '../auth/authenticator.js';
 import { FtpReplyError } from '../errors.js';
 import type { CommandSpec } from './table.js';
 
+const HOME_CHECK_MS = 1000;
+const homeChecked = new WeakMap<object, number>();
+
 function tlsRequiredFor(s: Session, username: string): boolean {
   const req = s.ctx.options.requireTls;
   if (!req.control || s.secure) return false;
@@ -50,7 +53,13 @@ async function pass(s: Session, arg: string) {
   let storage;
   try {
     storage = ctx.storageFor(account);
-    await storage.stat('/');
+    // A home folder seen within the last second is not checked again: a burst of logins to one
+    // shared root costs one stat, and a removed folder is still noticed at once after that.
+    const seen = homeChecked.get(storage);
+    if (seen === undefined || Date.now() - seen > HOME_CHECK_MS) {
+      await storage.stat('/');
+      homeChecked.set(storage, Date.now());
+    }
   } catch (err) {
     ctx.logger.error({ session: s.id, user: account.username, err: (err as Error)?.message }, 'home folder unavailable');
     s.reply(530, 'Login incorrect.');

@@ -177,6 +177,7 @@ export class LocalStorage implements Storage {
   private async realWithStat(vpath: string, mayNotExist = false): Promise<{ real: string; st?: fs.Stats }> {
     const root = await this.realRoot();
     const parts = vpath.split('/').filter(Boolean);
+    if (parts.length === 0) return { real: root }; // resolved once already: no realpath per login
     const fast = this.realFast(root, parts);
     if (fast) return fast;
     const joined = path.join(root, ...parts);
