@@ -11,6 +11,9 @@ import { parseTimeVal, type FileInfo } from '../protocol/listing.js';
 import { parseListing, parseMlsxLine } from '../protocol/listing-parse.js';
 import { LfToCrlf, CrlfToLf } from '../protocol/ascii.js';
 import { VERSION } from '../version.js';
+import { fdWriter } from '../io/fd-writer.js';
+import { pumpFile, pumpToFile } from '../io/file-pump.js';
+import type { FileReader } from '../server/storage/storage.js';
 import { ControlConnection, type ReplyText } from './control.js';
 import { prepareData, type DataState, type PendingData } from './data-connection.js';
 import { FtpError, FtpTimeoutError } from './errors.js';
@@ -357,12 +360,27 @@ export class FtpClient extends EventEmitter {
     // SIZE only when someone watches progress and the caller did not say: a round trip per file counts.
     const watched = options.onProgress !== undefined || this.listenerCount('progress') > 0;
     const total = options.total ?? (watched ? await this.size(remote).catch(() => undefined) : undefined);
-    const dest = typeof destination === 'string'
-      // A large buffer lets queued socket chunks go to disk in one writev instead of one syscall each.
-      ? fs.createWriteStream(destination, { ...(offset ? { flags: 'r+', start: offset } : { flags: 'w' }), highWaterMark: 1024 * 1024 })
-      : destination;
     const counter = this.progress(remote, 'download', total, options);
     const limit = options.length;
+    if (typeof destination === 'string' && !options.ascii && limit === undefined) {
+      // Binary into a file: socket chunks gathered into writev batches of 1 MiB and more while the
+      // socket keeps flowing (the server's upload path), instead of a write per 64 KiB chunk.
+      const fd = await fs.promises.open(destination, offset ? 'r+' : 'w');
+      const writer = fdWriter(fd.fd, false, () => fd.close());
+      try {
+        await this.transfer(`RETR ${remote}`, 'I', offset, options.signal, async (data, abort) => {
+          data.on('data', (c: Buffer) => counter.add(c.length));
+          await pumpToFile(data, writer, offset, abort);
+        });
+      } finally {
+        await writer.close();
+      }
+      counter.done();
+      return counter.bytes;
+    }
+    const dest = typeof destination === 'string'
+      ? fs.createWriteStream(destination, { ...(offset ? { flags: 'r+', start: offset } : { flags: 'w' }), highWaterMark: 1024 * 1024 })
+      : destination;
     await this.transfer(`RETR ${remote}`, options.ascii ? 'A' : 'I', offset, options.signal, async (data, abort, stopEarly) => {
       const source: Readable = limit === undefined ? data : data.pipe(new Limit(limit, stopEarly));
       source.on('data', (c: Buffer) => counter.add(c.length));
@@ -373,9 +391,38 @@ export class FtpClient extends EventEmitter {
     return counter.bytes;
   }
 
+  /**
+   * Binary upload of a local file: 1 MiB positional reads into two reused buffers, each written
+   * while the next is read (the server's download path), instead of a stream of fresh buffers.
+   */
+  private async uploadFile(file: string, remote: string, options: TransferOptions & { append?: boolean }): Promise<number> {
+    const offset = options.offset ?? 0;
+    const fh = await fsp.open(file, 'r');
+    try {
+      const size = (await fh.stat()).size;
+      const counter = this.progress(remote, 'upload', size, options);
+      const reader: FileReader = {
+        size,
+        read: async (buffer, length, position) => {
+          const { bytesRead } = await fh.read(buffer, 0, length, position);
+          counter.add(bytesRead);
+          return bytesRead;
+        },
+        close: () => fh.close(),
+      };
+      const command = `${options.append ? 'APPE' : 'STOR'} ${remote}`;
+      await this.transfer(command, 'I', options.append ? 0 : offset, options.signal, (data, abort) => pumpFile(reader, offset, data, abort));
+      counter.done();
+      return counter.bytes;
+    } finally {
+      await fh.close().catch(() => undefined);
+    }
+  }
+
   /** Upload a Readable or a local file to `remote`; `offset` resumes (REST), `append` uses APPE. */
   async upload(source: Readable | string, remote: string, options: TransferOptions & { append?: boolean } = {}): Promise<number> {
     const offset = options.offset ?? 0;
+    if (typeof source === 'string' && !options.ascii) return this.uploadFile(source, remote, options);
     let total: number | undefined;
     let input: Readable;
     if (typeof source === 'string') {

@@ -107,6 +107,15 @@ for (const name of SERVERS) {
         await assert.rejects(client.download('big.bin', sink, { signal: controller.signal }), AbortError);
         assert.equal(await client.pwd(), '/', 'the control connection still answers in order');
         assert.equal(await client.size('big.bin'), 64 * 1024 * 1024);
+        // The same into a local file, and an upload from one (the batched file paths).
+        const local = path.join(tmp, 'abort.bin');
+        const stopAtFirst = () => { const c = new AbortController(); return { signal: c.signal, onProgress: (p) => { if (p.bytes > 0) c.abort(); } }; };
+        await assert.rejects(client.download('big.bin', local, stopAtFirst()), AbortError);
+        assert.ok((await fs.stat(local)).size < 64 * 1024 * 1024, 'stopped early');
+        await fs.writeFile(local, Buffer.alloc(64 * 1024 * 1024, 2));
+        await assert.rejects(client.upload(local, 'aborted-up.bin', stopAtFirst()), AbortError);
+        assert.equal(await client.pwd(), '/', 'usable after both');
+        await client.remove('aborted-up.bin').catch(() => undefined);
         await client.remove('big.bin');
       });
 

@@ -8,7 +8,7 @@ import { FtpReplyError } from '../errors.js';
 import type { Session } from '../session.js';
 import type { FileReader, FileWriter, WriteOptions } from '../storage/storage.js';
 import type { CommandSpec } from './table.js';
-import { finish, pumpFile, pumpToFile } from '../file-pump.js';
+import { finish, pumpFile, pumpToFile } from '../../io/file-pump.js';
 
 /** Downloads up to this size are read whole and sent with one write. */
 const WHOLE_MAX = 64 * 1024;

@@ -5,25 +5,13 @@ import { promisify } from 'node:util';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { Readable, type Writable } from 'node:stream';
 import type { FileInfo } from '../../protocol/listing.js';
+import { fdWriter } from '../../io/fd-writer.js';
 import { StorageError, type FileReader, type FileWriter, type Storage, type WriteOptions } from './storage.js';
 
 const MAX_CHUNK = 1024 * 1024;
 const MIN_CHUNK = 16 * 1024;
 const UPLOAD_BUFFER = 8 * 1024 * 1024;
 
-function writev(fd: number, buffers: Buffer[], position: number | null): Promise<number> {
-  return new Promise((resolve, reject) => {
-    fs.writev(fd, buffers, position as number, (err, written) => (err ? reject(err) : resolve(written)));
-  });
-}
-
-/** What is left of `buffers` after the first `n` bytes went out (a short write). */
-function dropBytes(buffers: Buffer[], n: number): Buffer[] {
-  let i = 0;
-  while (i < buffers.length && n >= buffers[i]!.length) { n -= buffers[i]!.length; i++; }
-  if (i >= buffers.length) return [];
-  return n ? [buffers[i]!.subarray(n), ...buffers.slice(i + 1)] : buffers.slice(i);
-}
 const LIST_BATCH = 256;
 const readAsync = promisify(fs.read);
 /** Files up to this size are read in one direct call: cheaper than two thread-pool reads and a close. */
@@ -346,21 +334,7 @@ export class LocalStorage implements Storage {
   async openWriter(vpath: string, options: WriteOptions = {}): Promise<FileWriter & { start: number }> {
     const fd = await this.openForWrite(vpath, options);
     const append = options.append === true;
-    let closed = false;
-    return {
-      // With O_APPEND the kernel ignores the position; -1 says "current offset" explicitly.
-      start: append ? 0 : options.start ?? 0,
-      writev: async (buffers, position) => {
-        let offset = position;
-        let rest = buffers;
-        while (rest.length) {
-          const wrote = await writev(fd, rest, append ? null : offset);
-          offset += wrote;
-          rest = dropBytes(rest, wrote);
-        }
-      },
-      close: async () => { if (!closed) { closed = true; await Promise.resolve(this.ops.close(fd)).catch(() => undefined); } },
-    };
+    return { start: append ? 0 : options.start ?? 0, ...fdWriter(fd, append, (d) => this.ops.close(d)) };
   }
 
   async mkdir(vpath: string): Promise<void> {

@@ -1,6 +1,6 @@
 // The binary transfer paths: file to data connection with two reused buffers, and data connection to file in large batches.
 import type { Duplex } from 'node:stream';
-import type { FileReader, FileWriter } from './storage/storage.js';
+import type { FileReader, FileWriter } from '../server/storage/storage.js';
 
 const CHUNK = 1024 * 1024;
 
