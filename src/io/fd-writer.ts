@@ -16,18 +16,23 @@ function dropBytes(buffers: Buffer[], n: number): Buffer[] {
   return n ? [buffers[i]!.subarray(n), ...buffers.slice(i + 1)] : buffers.slice(i);
 }
 
+/** Batches up to this size are written directly when `inline`: cheaper than a thread-pool round trip. */
+const INLINE_MAX = 64 * 1024;
+
 /**
- * Writes go through the thread pool, each batch whole (short writes are continued). With
+ * Writes go through the thread pool, each batch whole (short writes are continued); with
+ * `inline`, small batches (a small file, or the tail of one) are written directly. With
  * `append` (O_APPEND) the kernel ignores positions, so none is passed. `close` closes the fd once.
  */
-export function fdWriter(fd: number, append: boolean, closeFd: (fd: number) => unknown = fs.closeSync): FileWriter {
+export function fdWriter(fd: number, append: boolean, closeFd: (fd: number) => unknown = fs.closeSync, inline = false): FileWriter {
   let closed = false;
   return {
     writev: async (buffers, position) => {
       let offset = position;
       let rest = buffers;
+      const small = inline && buffers.reduce((n, b) => n + b.length, 0) <= INLINE_MAX;
       while (rest.length) {
-        const wrote = await writev(fd, rest, append ? null : offset);
+        const wrote = small ? fs.writevSync(fd, rest, append ? undefined : offset) : await writev(fd, rest, append ? null : offset);
         offset += wrote;
         rest = dropBytes(rest, wrote);
       }

@@ -334,7 +334,7 @@ export class LocalStorage implements Storage {
   async openWriter(vpath: string, options: WriteOptions = {}): Promise<FileWriter & { start: number }> {
     const fd = await this.openForWrite(vpath, options);
     const append = options.append === true;
-    return { start: append ? 0 : options.start ?? 0, ...fdWriter(fd, append, (d) => this.ops.close(d)) };
+    return { start: append ? 0 : options.start ?? 0, ...fdWriter(fd, append, (d) => this.ops.close(d), this.ops === direct) };
   }
 
   async mkdir(vpath: string): Promise<void> {
