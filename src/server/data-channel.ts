@@ -13,7 +13,8 @@ export class DataChannelError extends Error {
  * per file, and the kernel's search for a free ephemeral port (slow once thousands of closed
  * data connections sit in TIME_WAIT) runs once per session. Connections while disarmed, and from
  * any address but the control connection's (the "PASV theft" attack), are dropped unless allowed.
- * Unused for `idleMs`, the port is given back, so idle sessions do not hoard a port range.
+ * Unused for `idleMs` (for `lingerMs` between transfers), the port is given back; in a configured
+ * range a lingering port is also handed to a new session when the range is full.
  */
 export class PassiveListener {
   private socket: net.Socket | undefined;
@@ -25,14 +26,28 @@ export class PassiveListener {
 
   private constructor(private readonly server: net.Server, readonly port: number, readonly host: string,
     private readonly expectedPeer: string | undefined, private readonly onRejected: (addr: string) => void,
-    private readonly idleMs: number) {
+    private readonly idleMs: number, private readonly lingerMs: number, private readonly inRange: boolean) {
     server.on('connection', (s) => this.onConnection(s));
     server.on('error', () => this.close());
-    this.startIdleTimer();
+    this.startTimer(idleMs);
+  }
+
+  /**
+   * Listeners from a configured port range that sit between transfers, oldest first. When the
+   * range is full, a new session takes the port of the oldest of these, so keeping listeners
+   * never leaves a range with fewer usable ports than opening one per transfer did.
+   */
+  private static readonly lingering = new Set<PassiveListener>();
+
+  private static reclaimIn(range: [number, number]): number | undefined {
+    for (const l of PassiveListener.lingering) {
+      if (l.port >= range[0] && l.port <= range[1]) { l.close(); return l.port; }
+    }
+    return undefined;
   }
 
   static async open(opts: { host: string; range?: [number, number]; expectedPeer?: string;
-    onRejected?: (addr: string) => void; idleMs?: number }): Promise<PassiveListener> {
+    onRejected?: (addr: string) => void; idleMs?: number; lingerMs?: number }): Promise<PassiveListener> {
     const tryListen = (port: number) => new Promise<net.Server>((resolve, reject) => {
       const server = net.createServer({ pauseOnConnect: true, noDelay: true });
       server.once('error', reject);
@@ -52,24 +67,32 @@ export class PassiveListener {
       for (let i = 0; i < Math.min(span, 200) && !server; i++) {
         server = await tryListen(min + ((start + i) % span)).catch(() => undefined);
       }
+      for (let tries = 0; !server && tries < 8; tries++) {
+        const port = PassiveListener.reclaimIn(opts.range);
+        if (port === undefined) break;
+        server = await tryListen(port).catch(() => undefined);
+      }
       if (!server) throw new DataChannelError(425, 'No passive port available');
     }
     const port = (server.address() as net.AddressInfo).port;
+    const idleMs = opts.idleMs ?? 60_000;
     return new PassiveListener(server, port, opts.host, opts.expectedPeer && normalizeIp(opts.expectedPeer),
-      opts.onRejected ?? (() => {}), opts.idleMs ?? 60_000);
+      opts.onRejected ?? (() => {}), idleMs, opts.lingerMs ?? idleMs, opts.range !== undefined);
   }
 
-  private startIdleTimer() {
+  private startTimer(ms: number) {
     clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => this.close(), this.idleMs);
+    this.idleTimer = setTimeout(() => this.close(), ms);
     this.idleTimer.unref();
   }
 
   /** Expect one data connection (a new PASV/EPSV); a connection left from an earlier one is dropped. */
   arm(): void {
     this.release();
+    PassiveListener.lingering.delete(this);
     this.armed = true;
     this.unclaimed = true;
+    this.startTimer(this.idleMs);
   }
 
   /**
@@ -131,7 +154,10 @@ export class PassiveListener {
     if (this.waiter) { this.waiter.reject(new DataChannelError(425, 'Passive connection closed')); this.waiter = undefined; }
     this.socket?.destroy();
     this.socket = undefined;
-    if (!this.closed) this.startIdleTimer();
+    if (this.closed) return;
+    // Between transfers: kept for the next PASV for `lingerMs`, and open to reclaiming.
+    this.startTimer(this.lingerMs);
+    if (this.inRange) PassiveListener.lingering.add(this);
   }
 
   get isClosed(): boolean { return this.closed; }
@@ -141,6 +167,7 @@ export class PassiveListener {
     if (this.closed) return;
     this.closed = true;
     this.armed = false;
+    PassiveListener.lingering.delete(this);
     clearTimeout(this.idleTimer);
     this.server.close();
     if (this.waiter) { this.waiter.reject(new DataChannelError(425, 'Passive connection closed')); this.waiter = undefined; }

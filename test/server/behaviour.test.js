@@ -360,3 +360,42 @@ test('a login whose home folder is missing is refused, and accepted once the fol
     await fs.rm(path.dirname(home), { recursive: true, force: true });
   }
 });
+
+test('a one-port passive range serves sessions in turn: a port kept between transfers is handed on', async () => {
+  const probeServer = net.createServer();
+  await new Promise((r) => probeServer.listen(0, '127.0.0.1', r));
+  const only = probeServer.address().port;
+  await new Promise((r) => probeServer.close(r));
+  const srv = await startServer({ pasvRange: `${only}-${only}` });
+  try {
+    await fs.writeFile(path.join(srv.root, 'a.txt'), 'shared port');
+    const [a, b] = [await RawClient.connect(srv.port), await RawClient.connect(srv.port)];
+    for (const c of [a, b]) { await c.login(USER, PASSWORD); await c.cmd('TYPE I'); }
+    const fetch = async (c) => {
+      const port = await epsvPort(c);
+      assert.equal(port, only);
+      const d = await connectData('127.0.0.1', port);
+      const got = collect(d);
+      assert.equal((await c.cmd('RETR a.txt')).code, 150);
+      assert.equal((await got).toString(), 'shared port');
+      assert.equal((await c.read()).code, 226);
+    };
+    // Each session's listener lingers after its transfer; the other takes the port over.
+    await fetch(a);
+    await fetch(b);
+    await fetch(a);
+    // An armed port (waiting for its client) is never taken: the other session is told so.
+    await epsvPort(a);
+    const r = await b.cmd('EPSV');
+    assert.equal(r.code, 425);
+    const d = await connectData('127.0.0.1', only);
+    const got = collect(d);
+    assert.equal((await a.cmd('RETR a.txt')).code, 150);
+    assert.equal((await got).toString(), 'shared port');
+    assert.equal((await a.read()).code, 226);
+    a.close();
+    b.close();
+  } finally {
+    await srv.stop();
+  }
+});

@@ -6,6 +6,9 @@ import { PassiveListener } from '../data-channel.js';
 import type { Session } from '../session.js';
 import type { CommandSpec } from './table.js';
 
+/** How long a session keeps a port of a configured passive range between transfers. */
+const PASV_RANGE_LINGER_MS = 2000;
+
 function refuseAfterEpsvAll(s: Session) {
   if (s.epsvAll) throw new FtpReplyError(503, 'Only EPSV is allowed after EPSV ALL.');
 }
@@ -17,6 +20,8 @@ function openPassive(s: Session): Promise<PassiveListener> {
     range: options.pasvRange,
     expectedPeer: options.allowForeignDataAddress ? undefined : s.remoteAddress,
     idleMs: options.timeouts.dataConnect,
+    // A configured range is usually small: between transfers a port is kept only briefly.
+    lingerMs: options.pasvRange ? Math.min(PASV_RANGE_LINGER_MS, options.timeouts.dataConnect) : options.timeouts.dataConnect,
     onRejected: (addr) => logger.warn({ session: s.id, from: addr, expected: s.remoteAddress }, 'passive connection from a foreign address refused'),
   }));
 }
