@@ -130,11 +130,7 @@ test('passive range and public address are honoured', async () => {
     assert.equal(host, '203.0.113.7');
     assert.ok(port >= 41000 && port <= 41019, String(port));
     // The advertised address is the public one; the listener itself is on the local address.
-    const d = await connectData('127.0.0.1', port);
-    const got = collect(d);
-    assert.equal((await c.cmd('RETR f.txt')).code, 150);
-    assert.equal((await got).toString(), 'mine');
-    assert.equal((await c.read()).code, 226);
+    assert.equal((await retrVia(c, port, 'f.txt')).toString(), 'mine');
     c.close();
   } finally {
     await srv.stop();
@@ -249,6 +245,16 @@ test('a client that stops reading replies is paused, and served again once it re
   }
 });
 
+/** RETR `name` over a new data connection to `port`: the bytes, once 150 and 226 are checked. */
+async function retrVia(c, port, name) {
+  const d = await connectData('127.0.0.1', port);
+  const got = collect(d);
+  assert.equal((await c.cmd(`RETR ${name}`)).code, 150);
+  const body = await got;
+  assert.equal((await c.read()).code, 226);
+  return body;
+}
+
 /** EPSV's port, without connecting. */
 async function epsvPort(c) {
   const r = await c.cmd('EPSV');
@@ -277,31 +283,19 @@ test('a session keeps its passive port across transfers, and it answers only whe
     await c.login(USER, PASSWORD);
     await c.cmd('TYPE I');
     const port = await epsvPort(c);
-    let d = await connectData('127.0.0.1', port);
-    let got = collect(d);
-    assert.equal((await c.cmd('RETR a.txt')).code, 150);
-    assert.equal((await got).toString(), 'first file');
-    assert.equal((await c.read()).code, 226);
+    assert.equal((await retrVia(c, port, 'a.txt')).toString(), 'first file');
 
     // Between transfers the port is not armed: a connection is dropped with nothing sent.
     assert.equal(await probe(port), '');
     assert.equal(await epsvPort(c), port, 'the same port is armed again');
-    d = await connectData('127.0.0.1', port);
-    got = collect(d);
-    assert.equal((await c.cmd('RETR b.txt')).code, 150);
-    assert.equal((await got).toString(), 'second file');
-    assert.equal((await c.read()).code, 226);
+    assert.equal((await retrVia(c, port, 'b.txt')).toString(), 'second file');
 
     // An EPSV whose connection never came: the next one gets a fresh port, so a late
     // connection for the first cannot be taken for the second transfer.
     const unclaimed = await epsvPort(c);
     const fresh = await epsvPort(c);
     assert.notEqual(fresh, unclaimed);
-    d = await connectData('127.0.0.1', fresh);
-    got = collect(d);
-    assert.equal((await c.cmd('RETR a.txt')).code, 150);
-    assert.equal((await got).toString(), 'first file');
-    assert.equal((await c.read()).code, 226);
+    assert.equal((await retrVia(c, fresh, 'a.txt')).toString(), 'first file');
 
     // Unused for the data-connection timeout, the port is given back.
     await new Promise((r) => setTimeout(r, 900));
@@ -374,11 +368,7 @@ test('a one-port passive range serves sessions in turn: a port kept between tran
     const fetch = async (c) => {
       const port = await epsvPort(c);
       assert.equal(port, only);
-      const d = await connectData('127.0.0.1', port);
-      const got = collect(d);
-      assert.equal((await c.cmd('RETR a.txt')).code, 150);
-      assert.equal((await got).toString(), 'shared port');
-      assert.equal((await c.read()).code, 226);
+      assert.equal((await retrVia(c, port, 'a.txt')).toString(), 'shared port');
     };
     // Each session's listener lingers after its transfer; the other takes the port over.
     await fetch(a);
@@ -388,11 +378,7 @@ test('a one-port passive range serves sessions in turn: a port kept between tran
     await epsvPort(a);
     const r = await b.cmd('EPSV');
     assert.equal(r.code, 425);
-    const d = await connectData('127.0.0.1', only);
-    const got = collect(d);
-    assert.equal((await a.cmd('RETR a.txt')).code, 150);
-    assert.equal((await got).toString(), 'shared port');
-    assert.equal((await a.read()).code, 226);
+    assert.equal((await retrVia(a, only, 'a.txt')).toString(), 'shared port');
     a.close();
     b.close();
   } finally {
