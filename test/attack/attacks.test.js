@@ -341,3 +341,32 @@ test('policy building blocks: token buckets and bans are bounded and exact', () 
   for (const ip of ['b', 'c', 'd', 'e', 'f']) ban.recordFailure(ip, 10_000);
   assert.equal(ban.recordFailure('b', 10_100), false, 'b was forgotten: memory stays bounded');
 });
+
+test('a FIFO in the root is refused at once for reading and writing, without stalling the server', async () => {
+  const fifo = path.join(root, 'pub', 'pipe');
+  const { execFileSync } = await import('node:child_process');
+  execFileSync('mkfifo', [fifo]);
+  try {
+    const c = await RawClient.connect(port);
+    await c.login(USER, PASSWORD);
+    for (const type of ['TYPE I', 'TYPE A']) {
+      await c.cmd(type);
+      const d = await c.passive();
+      // Opening a FIFO for reading waits for a writer; with direct calls that would stall
+      // every session. The read is non-blocking and a FIFO is not a regular file: 550.
+      const r = await c.cmd('RETR pub/pipe');
+      assert.equal(r.code, 550, `${type}: ${r.text}`);
+      d.destroy();
+      for (const verb of ['STOR', 'APPE']) {
+        const w = await c.passive();
+        const s = await c.cmd(`${verb} pub/pipe`);
+        assert.equal(s.code, 550, `${type} ${verb}: ${s.text}`);
+        w.destroy();
+      }
+      await assertStillServing();
+    }
+    c.close();
+  } finally {
+    await fs.rm(fifo, { force: true });
+  }
+});

@@ -14,6 +14,12 @@ const UPLOAD_BUFFER = 8 * 1024 * 1024;
 
 const LIST_BATCH = 256;
 const readAsync = promisify(fs.read);
+/**
+ * O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, and with direct
+ * calls stall every session; it has no effect on regular files, and anything else is refused
+ * after fstat.
+ */
+const READ_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK;
 /** Files up to this size are read in one direct call: cheaper than two thread-pool reads and a close. */
 const SMALL_FILE = 64 * 1024;
 
@@ -263,7 +269,7 @@ export class LocalStorage implements Storage {
 
   async createReadStream(vpath: string, options: { start?: number } = {}): Promise<Readable> {
     const real = await this.real(vpath);
-    const fd = await guard(() => this.ops.open(real, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW, 0));
+    const fd = await guard(() => this.ops.open(real, READ_FLAGS, 0));
     try {
       const st = await this.ops.fstat(fd);
       if (st.isDirectory()) throw new StorageError('EISDIR');
@@ -285,7 +291,7 @@ export class LocalStorage implements Storage {
 
   async openReader(vpath: string): Promise<FileReader> {
     const real = await this.real(vpath);
-    const fd = await guard(() => this.ops.open(real, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW, 0));
+    const fd = await guard(() => this.ops.open(real, READ_FLAGS, 0));
     const st = await Promise.resolve().then(() => this.ops.fstat(fd)).catch(async (err) => { await Promise.resolve(this.ops.close(fd)).catch(() => undefined); return mapError(err); });
     if (!st.isFile()) {
       await Promise.resolve(this.ops.close(fd)).catch(() => undefined);
@@ -309,8 +315,10 @@ export class LocalStorage implements Storage {
     const c = fs.constants;
     const st = await Promise.resolve().then(() => this.ops.stat(real)).catch(() => undefined);
     if (st?.isDirectory()) throw new StorageError('EISDIR');
+    // A FIFO or device is never written; O_NONBLOCK below covers one that appears meanwhile.
+    if (st && !st.isFile()) throw new StorageError('EACCES', 'not a regular file');
     if (options.start && (!st || st.size < options.start)) throw new StorageError('EINVAL', 'restart beyond end of file');
-    let flags = c.O_WRONLY | c.O_CREAT | c.O_NOFOLLOW;
+    let flags = c.O_WRONLY | c.O_CREAT | c.O_NOFOLLOW | c.O_NONBLOCK;
     if (options.exclusive) flags |= c.O_EXCL;
     if (options.append) flags |= c.O_APPEND;
     else if (!options.start) flags |= c.O_TRUNC;
