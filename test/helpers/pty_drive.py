@@ -13,11 +13,14 @@ def main():
     status = None
 
     def read_until(pattern, timeout):
+        # Returns where the match ends, so text that arrived with it (the next prompt, say)
+        # is still there for the next step; False on timeout or end of output.
         nonlocal seen
         deadline = time.time() + timeout
         while time.time() < deadline:
-            if pattern is not None and re.search(pattern.encode(), seen[mark:]):
-                return True
+            m = re.search(pattern.encode(), seen[mark:]) if pattern is not None else None
+            if m:
+                return mark + m.end()
             r, _, _ = select.select([fd], [], [], 0.1)
             if r:
                 try:
@@ -32,12 +35,13 @@ def main():
     mark = 0
     for step in steps:
         if 'expect' in step:
-            if not read_until(step['expect'], step.get('timeout', 15)):
+            end = read_until(step['expect'], step.get('timeout', 15))
+            if end is False:
                 sys.stdout.write(seen.decode('utf8', 'replace'))
                 sys.stderr.write('pty_drive: did not see %r\n' % step['expect'])
                 os.kill(pid, 9)
                 sys.exit(124)
-            mark = len(seen)
+            mark = end
         if 'send' in step:
             os.write(fd, step['send'].encode())
     read_until(None, 10)
