@@ -362,33 +362,42 @@ export class FtpClient extends EventEmitter {
     const total = options.total ?? (watched ? await this.size(remote).catch(() => undefined) : undefined);
     const counter = this.progress(remote, 'download', total, options);
     const limit = options.length;
-    if (typeof destination === 'string' && !options.ascii && limit === undefined) {
-      // Binary into a file: socket chunks gathered into writev batches of 1 MiB and more while the
-      // socket keeps flowing (the server's upload path), instead of a write per 64 KiB chunk.
+    let dest: Writable | undefined = typeof destination === 'string' ? undefined : destination;
+    if (typeof destination === 'string') {
       // Opened, closed and (when small) written directly: on a local disk each costs microseconds,
       // a thread-pool round trip tens of them, which is most of a small file's time.
       const fd = fs.openSync(destination, offset ? 'r+' : 'w');
-      const writer = fdWriter(fd, false, fs.closeSync, true);
-      try {
-        await this.transfer(`RETR ${remote}`, 'I', offset, options.signal, async (data, abort) => {
-          data.on('data', (c: Buffer) => counter.add(c.length));
-          await pumpToFile(data, writer, offset, abort);
-        });
-      } finally {
-        await writer.close();
+      // Pipes, terminals and devices (/dev/stdout) take sequential writes, not positioned ones.
+      if (options.ascii || limit !== undefined || !fs.fstatSync(fd).isFile()) {
+        dest = fs.createWriteStream('', { fd, start: offset || undefined, highWaterMark: 1024 * 1024 });
       }
-      counter.done();
-      return counter.bytes;
+      if (!dest) return this.downloadToFile(remote, fd, offset, counter, options.signal);
     }
-    const dest = typeof destination === 'string'
-      ? fs.createWriteStream(destination, { ...(offset ? { flags: 'r+', start: offset } : { flags: 'w' }), highWaterMark: 1024 * 1024 })
-      : destination;
     await this.transfer(`RETR ${remote}`, options.ascii ? 'A' : 'I', offset, options.signal, async (data, abort, stopEarly) => {
       const source: Readable = limit === undefined ? data : data.pipe(new Limit(limit, stopEarly));
       source.on('data', (c: Buffer) => counter.add(c.length));
-      if (options.ascii) await pipeline(source, new CrlfToLf(), dest, { signal: abort });
-      else await pipeline(source, dest, { signal: abort });
+      if (options.ascii) await pipeline(source, new CrlfToLf(), dest!, { signal: abort });
+      else await pipeline(source, dest!, { signal: abort });
     });
+    counter.done();
+    return counter.bytes;
+  }
+
+  /**
+   * Binary into a regular file: socket chunks gathered into writev batches of 1 MiB and more while
+   * the socket keeps flowing (the server's upload path), instead of a write per 64 KiB chunk.
+   */
+  private async downloadToFile(remote: string, fd: number, offset: number, counter: { add(n: number): void; done(): void; readonly bytes: number },
+    signal: AbortSignal | undefined): Promise<number> {
+    const writer = fdWriter(fd, false, fs.closeSync, true);
+    try {
+      await this.transfer(`RETR ${remote}`, 'I', offset, signal, async (data, abort) => {
+        data.on('data', (c: Buffer) => counter.add(c.length));
+        await pumpToFile(data, writer, offset, abort);
+      });
+    } finally {
+      await writer.close();
+    }
     counter.done();
     return counter.bytes;
   }
@@ -424,12 +433,15 @@ export class FtpClient extends EventEmitter {
   /** Upload a Readable or a local file to `remote`; `offset` resumes (REST), `append` uses APPE. */
   async upload(source: Readable | string, remote: string, options: TransferOptions & { append?: boolean } = {}): Promise<number> {
     const offset = options.offset ?? 0;
-    if (typeof source === 'string' && !options.ascii) return this.uploadFile(source, remote, options);
+    // Positioned reads need a regular file; a pipe (/dev/stdin) or device is streamed.
+    if (typeof source === 'string' && !options.ascii && fs.statSync(source).isFile()) return this.uploadFile(source, remote, options);
     let total: number | undefined;
     let input: Readable;
     if (typeof source === 'string') {
-      total = (await fsp.stat(source)).size;
-      input = fs.createReadStream(source, { start: offset, highWaterMark: 1024 * 1024 });
+      const st = await fsp.stat(source);
+      total = st.isFile() ? st.size : undefined;
+      // No start on a pipe or device: positioned reads fail there.
+      input = fs.createReadStream(source, { start: offset || undefined, highWaterMark: 1024 * 1024 });
     } else input = source;
     const counter = this.progress(remote, 'upload', total, options);
     const command = `${options.append ? 'APPE' : 'STOR'} ${remote}`;

@@ -65,6 +65,14 @@ describe('wharf client commands', () => {
     const g = await wharf(['get', `${url}/from-stdin.txt`, '-']);
     assert.equal(g.status, 0, g.stderr);
     assert.equal(g.text, 'piped in\n');
+    // The same through device paths on shell pipes: no positioned reads or writes there.
+    const sh = (line) => run('sh', ['-c', line], { env: { ...cleanEnv(), WHARF: `"${process.execPath}" "${BIN}"` } });
+    const r2 = await sh(`printf 'through /dev/stdin\\n' | eval "$WHARF put /dev/stdin '${url}/from-dev-stdin.txt'"`);
+    assert.equal(r2.status, 0, r2.stderr);
+    assert.equal(await fs.readFile(path.join(srv.root, 'from-dev-stdin.txt'), 'utf8'), 'through /dev/stdin\n');
+    const g2 = await sh(`eval "$WHARF get -q '${url}/from-dev-stdin.txt' /dev/stdout" | cat`);
+    assert.equal(g2.status, 0, g2.stderr);
+    assert.equal(g2.text, 'through /dev/stdin\n');
   });
 
   test('get -c resumes a partial file and put -c a partial upload', async () => {
