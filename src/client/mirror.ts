@@ -159,8 +159,8 @@ export async function mirrorUp(client: FtpClient, connect: () => Promise<FtpClie
   }
   await runPool(client, connect, options.parallel ?? 4, tasks, async (c, t) => {
     options.onFile?.({ path: t.rel, action: t.offset ? 'resume' : 'transfer' });
-    const source = fs.createReadStream(t.local, { start: t.offset, highWaterMark: 1024 * 1024 });
-    { const n = await c.upload(source, t.remote, { offset: t.offset, signal: options.signal, onProgress: options.onProgress }); result.bytes += n; }
+    // The path, not a stream: the client reads regular files in large positioned chunks.
+    result.bytes += await c.upload(t.local, t.remote, { offset: t.offset, signal: options.signal, onProgress: options.onProgress });
     if (t.offset) result.resumed++; else result.transferred++;
     if (canSetTime && t.modified) await c.setLastModified(t.remote, t.modified).catch(() => undefined);
   }, options.signal);
