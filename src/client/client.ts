@@ -67,6 +67,13 @@ export class AbortError extends Error {
   constructor() { super('transfer aborted'); this.name = 'AbortError'; }
 }
 
+/** Counts one transfer's bytes and reports progress, throttled. */
+interface ProgressCounter {
+  add(n: number): void;
+  done(): void;
+  readonly bytes: number;
+}
+
 /** A typed FTP/FTPS client; every method is safe to call while another is running (they queue). */
 export class FtpClient extends EventEmitter {
   readonly features = new Map<string, string>();
@@ -335,7 +342,7 @@ export class FtpClient extends EventEmitter {
     }
   }
 
-  private progress(p: string, direction: Progress['direction'], total: number | undefined, options: TransferOptions) {
+  private progress(p: string, direction: Progress['direction'], total: number | undefined, options: TransferOptions): ProgressCounter {
     const started = Date.now();
     let bytes = 0;
     let last = 0;
@@ -362,22 +369,20 @@ export class FtpClient extends EventEmitter {
     const total = options.total ?? (watched ? await this.size(remote).catch(() => undefined) : undefined);
     const counter = this.progress(remote, 'download', total, options);
     const limit = options.length;
-    let dest: Writable | undefined = typeof destination === 'string' ? undefined : destination;
+    let dest: Writable;
     if (typeof destination === 'string') {
       // Opened, closed and (when small) written directly: on a local disk each costs microseconds,
       // a thread-pool round trip tens of them, which is most of a small file's time.
       const fd = fs.openSync(destination, offset ? 'r+' : 'w');
+      if (!options.ascii && limit === undefined && fs.fstatSync(fd).isFile()) return this.downloadToFile(remote, fd, offset, counter, options.signal);
       // Pipes, terminals and devices (/dev/stdout) take sequential writes, not positioned ones.
-      if (options.ascii || limit !== undefined || !fs.fstatSync(fd).isFile()) {
-        dest = fs.createWriteStream('', { fd, start: offset || undefined, highWaterMark: 1024 * 1024 });
-      }
-      if (!dest) return this.downloadToFile(remote, fd, offset, counter, options.signal);
-    }
+      dest = fs.createWriteStream('', { fd, start: offset || undefined, highWaterMark: 1024 * 1024 });
+    } else dest = destination;
     await this.transfer(`RETR ${remote}`, options.ascii ? 'A' : 'I', offset, options.signal, async (data, abort, stopEarly) => {
       const source: Readable = limit === undefined ? data : data.pipe(new Limit(limit, stopEarly));
       source.on('data', (c: Buffer) => counter.add(c.length));
-      if (options.ascii) await pipeline(source, new CrlfToLf(), dest!, { signal: abort });
-      else await pipeline(source, dest!, { signal: abort });
+      if (options.ascii) await pipeline(source, new CrlfToLf(), dest, { signal: abort });
+      else await pipeline(source, dest, { signal: abort });
     });
     counter.done();
     return counter.bytes;
@@ -387,7 +392,7 @@ export class FtpClient extends EventEmitter {
    * Binary into a regular file: socket chunks gathered into writev batches of 1 MiB and more while
    * the socket keeps flowing (the server's upload path), instead of a write per 64 KiB chunk.
    */
-  private async downloadToFile(remote: string, fd: number, offset: number, counter: { add(n: number): void; done(): void; readonly bytes: number },
+  private async downloadToFile(remote: string, fd: number, offset: number, counter: ProgressCounter,
     signal: AbortSignal | undefined): Promise<number> {
     const writer = fdWriter(fd, false, fs.closeSync, true);
     try {
@@ -433,12 +438,12 @@ export class FtpClient extends EventEmitter {
   /** Upload a Readable or a local file to `remote`; `offset` resumes (REST), `append` uses APPE. */
   async upload(source: Readable | string, remote: string, options: TransferOptions & { append?: boolean } = {}): Promise<number> {
     const offset = options.offset ?? 0;
-    // Positioned reads need a regular file; a pipe (/dev/stdin) or device is streamed.
-    if (typeof source === 'string' && !options.ascii && fs.statSync(source).isFile()) return this.uploadFile(source, remote, options);
     let total: number | undefined;
     let input: Readable;
     if (typeof source === 'string') {
       const st = await fsp.stat(source);
+      // Positioned reads need a regular file; a pipe (/dev/stdin) or device is streamed.
+      if (st.isFile() && !options.ascii) return this.uploadFile(source, remote, options);
       total = st.isFile() ? st.size : undefined;
       // No start on a pipe or device: positioned reads fail there.
       input = fs.createReadStream(source, { start: offset || undefined, highWaterMark: 1024 * 1024 });

@@ -24,7 +24,7 @@ export class PassiveListener {
   private closed = false;
   private idleTimer: NodeJS.Timeout | undefined;
 
-  private constructor(private readonly server: net.Server, readonly port: number, readonly host: string,
+  private constructor(private readonly server: net.Server, readonly port: number,
     private readonly expectedPeer: string | undefined, private readonly onRejected: (addr: string) => void,
     private readonly idleMs: number, private readonly lingerMs: number, private readonly inRange: boolean) {
     server.on('connection', (s) => this.onConnection(s));
@@ -76,7 +76,7 @@ export class PassiveListener {
     }
     const port = (server.address() as net.AddressInfo).port;
     const idleMs = opts.idleMs ?? 60_000;
-    return new PassiveListener(server, port, opts.host, opts.expectedPeer && normalizeIp(opts.expectedPeer),
+    return new PassiveListener(server, port, opts.expectedPeer && normalizeIp(opts.expectedPeer),
       opts.onRejected ?? (() => {}), idleMs, opts.lingerMs ?? idleMs, opts.range !== undefined);
   }
 
@@ -116,9 +116,6 @@ export class PassiveListener {
     s.on('error', () => {});
     if (this.waiter) { this.waiter.resolve(s); this.waiter = undefined; } else this.socket = s;
   }
-
-  /** Whether the client has already opened the data connection. */
-  get connected(): boolean { return this.socket !== undefined && !this.closed; }
 
   /** Resolves true once the client has opened the data connection, false after `ms` or on close. */
   waitConnected(ms: number): Promise<boolean> {
@@ -160,8 +157,6 @@ export class PassiveListener {
     if (this.inRange) PassiveListener.lingering.add(this);
   }
 
-  get isClosed(): boolean { return this.closed; }
-
   /** Stop listening for good (session over, or the port given back). */
   close(): void {
     if (this.closed) return;
@@ -175,8 +170,8 @@ export class PassiveListener {
 
   /** Close the listener and drop a connection that was accepted but never used. */
   dispose(): void {
-    this.release();
     this.close();
+    this.release(); // closed first, so it only drops the connection: no linger timer, no reclaim list
   }
 }
 

@@ -383,7 +383,7 @@ export class Session {
     const setup = this.data;
     let corked = spec.small === true && this.protection !== 'P' && setup?.kind === 'passive';
     try {
-      if (corked && setup?.kind === 'passive' && !setup.listener.connected) corked = await setup.listener.waitConnected(HOLD_150_MS);
+      if (corked && setup?.kind === 'passive') corked = await setup.listener.waitConnected(HOLD_150_MS);
       if (corked) this.socket.cork();
       this.reply(150, spec.opening);
       socket = await this.openData();

@@ -37,7 +37,7 @@ async function retr(s: Session, arg: string) {
   try {
     let size: number;
     let run: (data: Duplex, signal: AbortSignal) => Promise<number>;
-    let whole: Buffer | undefined;
+    let small = false;
     if (s.type === 'I' && s.fs.openReader) {
       // One path resolution and one open give the type, the size and the bytes.
       reader = await s.fs.openReader(p);
@@ -48,8 +48,8 @@ async function retr(s: Session, arg: string) {
         const buf = Buffer.allocUnsafe(left);
         const n = left ? await reader.read(buf, left, offset) : 0;
         await reader.close();
-        whole = buf.subarray(0, n);
-        const bytes = whole;
+        const bytes = buf.subarray(0, n);
+        small = true;
         run = async (data) => { await finish(data, bytes); return bytes.length; };
       } else {
         const r = reader;
@@ -69,7 +69,7 @@ async function retr(s: Session, arg: string) {
       what: `RETR ${p}`,
       opening: `Opening ${modeName(s)} mode data connection for ${virtualBasename(p)} (${size - offset} bytes).`,
       run,
-      small: whole !== undefined,
+      small,
     });
     if (ok) {
       s.ctx.emit('download', { session: s.info(), path: p, bytes: size - offset, durationMs: Date.now() - started });
