@@ -84,3 +84,63 @@ test('memory storage: the same contract', async () => {
   for await (const e of m.list('/')) names.push(e.name);
   assert.deepEqual(names.sort(), ['d', 'g.txt']);
 });
+
+/** Every entry of `vpath` from `s`, through the batched path the server uses. */
+async function listAll(s, vpath) {
+  const out = [];
+  for await (const batch of s.listBatches(vpath)) out.push(...batch);
+  return out;
+}
+
+test('local storage: a big folder lists every entry as lstat sees it, in folder order, with or without the helper thread', async () => {
+  // Several batches of 1,024, so part of each goes to the helper thread and the next batch
+  // is started before the last is finished; links are spread through every batch.
+  const big = path.join(root, 'big');
+  await fs.mkdir(big);
+  const n = 2600;
+  for (let i = 0; i < n; i++) {
+    const name = `e${String(i).padStart(4, '0')}`;
+    if (i % 97 === 0) await fs.mkdir(path.join(big, name));
+    else if (i % 101 === 0) await fs.symlink(path.join(root, 'in', 'ok.txt'), path.join(big, name));
+    else if (i % 103 === 0) await fs.symlink(outside, path.join(big, name));
+    else await fs.writeFile(path.join(big, name), Buffer.alloc(i % 50));
+  }
+  await fs.chmod(path.join(big, 'e0005'), 0o600);
+  const order = [];
+  for await (const d of await fs.opendir(big)) order.push(d.name);
+  const direct = await listAll(new LocalStorage(root), '/big');
+  const threaded = await listAll(new LocalStorage(root, { directMetadata: false }), '/big');
+  assert.deepEqual(direct.map((e) => e.name), order, 'every entry, in the order the folder gives them');
+  assert.deepEqual(direct, threaded, 'the same facts on both paths');
+  for (const e of direct) {
+    const i = Number(e.name.slice(1));
+    const st = await fs.lstat(path.join(big, e.name));
+    const want = i % 97 === 0 ? 'dir' : i % 101 === 0 ? 'file' : i % 103 === 0 ? 'link' : 'file';
+    assert.equal(e.type, want, e.name);
+    if (want === 'file' && i % 101 !== 0) {
+      assert.equal(e.size, i % 50, e.name);
+      assert.equal(e.mode, st.mode & 0o7777, e.name);
+      assert.equal(e.modified.getTime(), st.mtime.getTime(), e.name);
+      assert.equal(e.unique, `${st.dev.toString(16)}g${st.ino.toString(16)}`, e.name);
+    }
+  }
+  assert.equal(direct.find((e) => e.name === 'e0005').mode, 0o600);
+  assert.ok(!JSON.stringify(direct).includes(outside));
+  await fs.rm(big, { recursive: true });
+});
+
+test('local storage: entries removed while a big folder is being listed are left out, not an error', async () => {
+  const big = path.join(root, 'vanishing');
+  await fs.mkdir(big);
+  for (let i = 0; i < 4000; i++) await fs.writeFile(path.join(big, `f${i}`), 'x');
+  const seen = [];
+  let batches = 0;
+  for await (const batch of new LocalStorage(root).listBatches('/vanishing')) {
+    if (batches++ === 0) await fs.rm(big, { recursive: true }).then(() => fs.mkdir(big));
+    seen.push(...batch);
+  }
+  assert.ok(batches >= 1);
+  assert.ok(seen.length >= 1024 && seen.length < 4000, `listed ${seen.length}`);
+  for (const e of seen) assert.ok(e.type === 'file' && e.size === 1 && e.modified instanceof Date, e.name);
+  await fs.rm(big, { recursive: true });
+});

@@ -6,13 +6,18 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { Readable, type Writable } from 'node:stream';
 import type { FileInfo } from '../../protocol/listing.js';
 import { fdWriter } from '../../io/fd-writer.js';
+import { FIELDS, helperAvailable, lstatOnHelper } from './lstat-helper.js';
 import { StorageError, type FileReader, type FileWriter, type Storage, type WriteOptions } from './storage.js';
 
 const MAX_CHUNK = 1024 * 1024;
 const MIN_CHUNK = 16 * 1024;
 const UPLOAD_BUFFER = 8 * 1024 * 1024;
 
-const LIST_BATCH = 256;
+const LIST_BATCH = 1024;
+/** Batches at least this big send a share of their lstat calls to the helper thread. */
+const HELPER_MIN = 64;
+/** The helper's share: the main thread also reads the folder and builds the entries. */
+const HELPER_SHARE = 0.6;
 const readAsync = promisify(fs.read);
 /**
  * O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, and with direct
@@ -88,6 +93,25 @@ function toInfo(name: string, st: fs.Stats): FileInfo {
   };
 }
 
+const { S_IFMT, S_IFDIR, S_IFREG, S_IFLNK } = fs.constants;
+
+/** toInfo from the helper thread's numbers for entry `k`. */
+function toInfoFromNumbers(name: string, stats: Float64Array, k: number): FileInfo | undefined {
+  const o = k * FIELDS;
+  const mode = stats[o]!;
+  if (Number.isNaN(mode)) return undefined;
+  const fmt = mode & S_IFMT;
+  const type = fmt === S_IFDIR ? 'dir' : fmt === S_IFREG ? 'file' : fmt === S_IFLNK ? 'link' : 'other';
+  return {
+    name,
+    type,
+    size: type === 'dir' ? 0 : stats[o + 1]!,
+    modified: new Date(stats[o + 2]!),
+    mode: mode & 0o7777,
+    unique: `${stats[o + 3]!.toString(16)}g${stats[o + 4]!.toString(16)}`,
+  };
+}
+
 /** guard() for synchronous calls: filesystem errors become StorageErrors. */
 function guardSync<T>(fn: () => T): T {
   try { return fn(); } catch (err) { return mapError(err); }
@@ -109,6 +133,14 @@ async function guard<T>(op: () => T | Promise<T>): Promise<T> {
 /** Read size for a file: whole small files in one read, big ones in 1 MiB chunks. */
 function chunkFor(size: number): number {
   return Math.max(MIN_CHUNK, Math.min(MAX_CHUNK, size + 1));
+}
+
+/** A listing batch whose first share is being lstat'ed on the helper thread. */
+interface EntryBatch {
+  dirents: fs.Dirent[];
+  /** Indexes (ascending) of the entries the helper does. */
+  onHelper: number[];
+  answer: Promise<Float64Array | undefined> | undefined;
 }
 
 export interface LocalStorageOptions {
@@ -210,21 +242,14 @@ export class LocalStorage implements Storage {
     const root = await this.realRoot();
     const real = await this.real(vpath);
     const dir = await guard(() => fs.promises.opendir(real, { bufferSize: LIST_BATCH }));
-    const sync = this.ops === direct;
     try {
+      if (this.ops === direct) { yield* this.directBatches(root, real, dir); return; }
       for (;;) {
         const batch: FileInfo[] = [];
         let d: fs.Dirent | null = null;
-        if (sync) {
-          while (batch.length < LIST_BATCH && (d = guardSync(() => dir.readSync())) !== null) {
-            const info = this.entryInfoSync(root, real, d);
-            if (info) batch.push(info);
-          }
-        } else {
-          while (batch.length < LIST_BATCH && (d = await guard(() => dir.read())) !== null) {
-            const info = await this.entryInfo(root, real, d);
-            if (info) batch.push(info);
-          }
+        while (batch.length < LIST_BATCH && (d = await guard(() => dir.read())) !== null) {
+          const info = await this.entryInfo(root, real, d);
+          if (info) batch.push(info);
         }
         if (batch.length) yield batch;
         if (d === null) break;
@@ -233,6 +258,60 @@ export class LocalStorage implements Storage {
     } finally {
       await dir.close().catch(() => undefined);
     }
+  }
+
+  /**
+   * Batches with direct calls. The next batch goes to the helper thread before this one is
+   * finished, so the helper works while this thread formats and sends.
+   */
+  private async *directBatches(root: string, real: string, dir: fs.Dir): AsyncIterable<FileInfo[]> {
+    const read = () => {
+      const dirents: fs.Dirent[] = [];
+      let d: fs.Dirent | null;
+      while (dirents.length < LIST_BATCH && (d = guardSync(() => dir.readSync())) !== null) dirents.push(d);
+      return dirents;
+    };
+    let current: EntryBatch | undefined = this.beginEntries(real, read());
+    while (current) {
+      const next: EntryBatch | undefined = current.dirents.length === LIST_BATCH ? this.beginEntries(real, read()) : undefined;
+      const batch = await this.finishEntries(root, real, current);
+      if (batch.length) yield batch;
+      current = next?.dirents.length ? next : undefined;
+      // Between batches other sessions get their turn (awaiting the helper already gave one).
+      if (current && !current.answer) await yieldToLoop();
+    }
+  }
+
+  /**
+   * Start a batch: its first share of plain entries goes to the helper thread (links need
+   * realpath and the root check, which stay on this thread). Small batches, or no helper: none.
+   */
+  private beginEntries(dir: string, dirents: fs.Dirent[]): EntryBatch {
+    const onHelper: number[] = [];
+    if (dirents.length >= HELPER_MIN && helperAvailable()) {
+      const share = Math.floor(dirents.length * HELPER_SHARE);
+      for (let i = 0; i < share; i++) if (!dirents[i]!.isSymbolicLink()) onHelper.push(i);
+    }
+    const answer = onHelper.length ? lstatOnHelper(dir, onHelper.map((i) => dirents[i]!.name)) : undefined;
+    return { dirents, onHelper, answer };
+  }
+
+  /** The rest of a batch on this thread, then the helper's answer; entries keep the folder's order. */
+  private async finishEntries(root: string, dir: string, { dirents, onHelper, answer }: EntryBatch): Promise<FileInfo[]> {
+    const out: (FileInfo | undefined)[] = new Array(dirents.length);
+    let h = 0;
+    for (let i = 0; i < dirents.length; i++) {
+      if (h < onHelper.length && onHelper[h] === i) { h++; continue; }
+      out[i] = this.entryInfoSync(root, dir, dirents[i]!);
+    }
+    if (answer) {
+      const stats = await answer;
+      for (let k = 0; k < onHelper.length; k++) {
+        const i = onHelper[k]!;
+        out[i] = stats ? toInfoFromNumbers(dirents[i]!.name, stats, k) : this.entryInfoSync(root, dir, dirents[i]!);
+      }
+    }
+    return out.filter((e): e is FileInfo => e !== undefined);
   }
 
   /** entryInfo without promises, for direct (synchronous) metadata calls. */
