@@ -106,7 +106,8 @@ function toInfoFromNumbers(name: string, stats: Float64Array, k: number): FileIn
     name,
     type,
     size: type === 'dir' ? 0 : stats[o + 1]!,
-    modified: new Date(stats[o + 2]!),
+    // Rounded as fs.Stats rounds mtimeMs into mtime: MLSD and MLST/MDTM agree to the millisecond.
+    modified: new Date(Math.round(stats[o + 2]!)),
     mode: mode & 0o7777,
     unique: `${stats[o + 3]!.toString(16)}g${stats[o + 4]!.toString(16)}`,
   };
