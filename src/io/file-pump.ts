@@ -1,6 +1,7 @@
 // The binary transfer paths: file to data connection with two reused buffers, and data connection to file in large batches.
 import type { Duplex } from 'node:stream';
 import type { FileReader, FileWriter } from '../server/storage/storage.js';
+import { attachSink, detachSink, type ReadSink } from './read-sink.js';
 
 const CHUNK = 1024 * 1024;
 
@@ -55,6 +56,11 @@ export async function pumpFile(reader: FileReader, start: number, socket: Duplex
 }
 
 const BATCH = 1024 * 1024;
+/** The first block is small (most uploads are); the others are big enough for a read per ~4 MiB. */
+const FIRST_BLOCK = 256 * 1024;
+const BLOCK = 4 * 1024 * 1024;
+/** One filling, one being written, one queued: reading pauses only when two wait for the disk. */
+const MAX_BLOCKS = 3;
 const HIGH_WATER = 16 * 1024 * 1024;
 
 /**
@@ -65,6 +71,8 @@ const HIGH_WATER = 16 * 1024 * 1024;
  * clean end is an error (the client went away mid-upload).
  */
 export function pumpToFile(socket: Duplex, writer: FileWriter, start: number, signal: AbortSignal): Promise<number> {
+  const blocks = pumpBlocksToFile(socket, writer, start, signal);
+  if (blocks) return blocks;
   return new Promise((resolve, reject) => {
     let pending: Buffer[] = [];
     let pendingBytes = 0;
@@ -118,6 +126,97 @@ export function pumpToFile(socket: Duplex, writer: FileWriter, start: number, si
     socket.once('close', onClose);
     signal.addEventListener('abort', onAbort, { once: true });
     // The data connection may have been paused while the transfer was set up.
+    socket.resume();
+  });
+}
+
+/**
+ * The binary upload path for steerable sockets (read-sink.ts): reads land directly in up to three
+ * blocks, each written whole, in order, once full (or at the end), then reused. Undefined when
+ * the socket cannot be steered (TLS, or a socket from elsewhere): the caller uses 'data' events.
+ */
+function pumpBlocksToFile(socket: Duplex, writer: FileWriter, start: number, signal: AbortSignal): Promise<number> | undefined {
+  let settle: (err?: Error) => void = () => {};
+  let received = 0;
+  let position = start;
+  // Always free memory: the socket's next read goes to its unfilled part.
+  let current: Buffer = Buffer.allocUnsafe(FIRST_BLOCK);
+  let fill = 0;
+  let alive = 1;
+  const free: Buffer[] = [];
+  const queue: { chunk: Buffer; block?: Buffer }[] = [];
+  let writing = false;
+  let paused = false;
+  let ended = false;
+  let settled = false;
+
+  const canTake = () => free.length > 0 || alive < MAX_BLOCKS;
+  const take = () => free.pop() ?? (alive++, Buffer.allocUnsafe(BLOCK));
+  // A written block comes back; the small first one is dropped to make room for a big one.
+  const recycle = (block: Buffer) => { if (block.length < BLOCK) alive--; else free.push(block); };
+  const pump = () => {
+    if (writing || settled) return;
+    const item = queue.shift();
+    if (!item) { if (ended) settle(); return; }
+    writing = true;
+    writer.writev([item.chunk], position).then(() => {
+      position += item.chunk.length;
+      writing = false;
+      if (item.block) recycle(item.block);
+      if (paused && canTake()) { paused = false; socket.resume(); }
+      pump();
+    }, (err: Error) => settle(err));
+  };
+  const submitCurrent = () => {
+    if (fill === 0) return;
+    queue.push({ chunk: current.subarray(0, fill), block: current });
+    fill = 0;
+    current = take();
+  };
+  const sink: ReadSink = {
+    next: () => current.subarray(fill),
+    data: (n, buf) => {
+      received += n;
+      if (buf.buffer !== current.buffer || buf.byteOffset !== current.byteOffset + fill) {
+        // The first read after attaching can still land in the shared scratch buffer.
+        queue.push({ chunk: Buffer.from(buf.subarray(0, n)) });
+      } else {
+        fill += n;
+        if (fill < current.length) return true;
+        submitCurrent();
+      }
+      pump();
+      if (canTake()) return true;
+      // Two blocks wait for the disk: stop reading (into the empty current block) until one is back.
+      paused = true;
+      return false;
+    },
+  };
+  if (!attachSink(socket, sink)) return undefined;
+
+  return new Promise<number>((resolve, reject) => {
+    const onEnd = () => {
+      ended = true;
+      if (fill) { queue.push({ chunk: current.subarray(0, fill) }); fill = 0; }
+      pump();
+    };
+    const onError = (err: Error) => settle(err);
+    const onClose = () => { if (!ended) settle(new Error('data connection closed before the end of the upload')); };
+    const onAbort = () => settle(new Error('aborted'));
+    settle = (err?: Error) => {
+      if (settled) return;
+      settled = true;
+      detachSink(socket);
+      socket.off('end', onEnd);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+      signal.removeEventListener('abort', onAbort);
+      if (err) reject(err); else resolve(received);
+    };
+    socket.once('end', onEnd);
+    socket.once('error', onError);
+    socket.once('close', onClose);
+    signal.addEventListener('abort', onAbort, { once: true });
     socket.resume();
   });
 }

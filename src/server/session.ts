@@ -12,6 +12,7 @@ import { StorageError, type Storage } from './storage/storage.js';
 import type { Account } from './auth/authenticator.js';
 import type { Permission } from './permissions.js';
 import { PassiveListener, connectActive, secureDataSocket, DataChannelError } from './data-channel.js';
+import { steerableSocket } from '../io/read-sink.js';
 import { COMMANDS } from './commands/index.js';
 import { TokenBucket } from './policy/rate-limit.js';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -48,6 +49,8 @@ export interface TransferSpec {
   /** Text of the 226 reply. */
   complete?: (bytes: number) => string;
   what: string;
+  /** The transfer reads the data connection (an upload): a plain one is made steerable. */
+  inbound?: boolean;
   /** The whole transfer is one small write: 150 and 226 may leave in one packet. */
   small?: boolean;
 }
@@ -342,13 +345,21 @@ export class Session {
     return !!this.account?.anonymous && this.ctx.options.requireTls.anonymousExempt;
   }
 
-  private async openData(): Promise<Duplex> {
+  private async openData(inbound = false): Promise<Duplex> {
     const setup = this.data;
     if (!setup) throw new FtpReplyError(425, 'Use PORT, PASV, EPRT or EPSV first.');
     const t = this.ctx.options.timeouts;
     let raw: net.Socket;
-    if (setup.kind === 'passive') raw = await setup.listener.accept(t.dataConnect);
-    else raw = await connectActive(setup.host, setup.port, this.localAddress || undefined, t.dataConnect);
+    if (setup.kind === 'passive') {
+      raw = await setup.listener.accept(t.dataConnect);
+      // A plain upload reads into the transfer's own blocks (io/read-sink.ts).
+      if (inbound && this.protection !== 'P') {
+        const steerable = steerableSocket(raw);
+        if (steerable !== raw) { steerable.on('error', () => {}); raw = steerable; }
+      }
+    } else {
+      raw = await connectActive(setup.host, setup.port, this.localAddress || undefined, t.dataConnect);
+    }
     raw.setTimeout(t.dataStall, () => raw.destroy(new Error('data connection stalled')));
     if (this.protection !== 'P') return raw;
     const context = this.ctx.tlsContext();
@@ -386,7 +397,7 @@ export class Session {
       if (corked && setup?.kind === 'passive') corked = await setup.listener.waitConnected(HOLD_150_MS);
       if (corked) this.socket.cork();
       this.reply(150, spec.opening);
-      socket = await this.openData();
+      socket = await this.openData(spec.inbound);
       if (controller.signal.aborted) throw new Error('aborted');
       const moving = spec.run(socket, controller.signal);
       // Bytes the kernel did not take at once wait for the client to read: it may want 150 first.

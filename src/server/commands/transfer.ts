@@ -115,6 +115,7 @@ async function receive(s: Session, p: string, options: WriteOptions, mode: 'stor
     let received = 0;
     ok = await s.runTransfer({
       what: `${mode.toUpperCase()} ${p}`,
+      inbound: true,
       opening,
       complete,
       run: async (data: Duplex, signal) => {

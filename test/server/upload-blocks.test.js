@@ -1,0 +1,97 @@
+// Plain binary uploads read straight into the transfer's blocks: every byte lands, in order, at every size.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LocalStorage } from '../../dist/index.js';
+import { startServer, USER, PASSWORD } from '../helpers/server.js';
+import { RawClient } from '../helpers/raw-client.js';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const sha = (b) => crypto.createHash('sha256').update(b).digest('hex');
+
+/** STOR `data` over a passive connection, written in `piece`-sized writes; resolves with the final reply. */
+async function store(c, name, data, { piece = 1 * MiB, before = 0, command = 'STOR' } = {}) {
+  const d = await c.passive('EPSV');
+  // Bytes sent before the command wait in the kernel until the upload starts reading.
+  if (before) d.write(data.subarray(0, before));
+  const first = await c.cmd(`${command} ${name}`);
+  assert.equal(first.code, 150, first.text);
+  for (let off = before; off < data.length; off += piece) {
+    if (!d.write(data.subarray(off, Math.min(data.length, off + piece)))) await new Promise((r) => d.once('drain', r));
+  }
+  d.end();
+  return c.read(60_000);
+}
+
+test('uploads at and around block boundaries arrive byte for byte', async () => {
+  const srv = await startServer();
+  try {
+    const c = await RawClient.connect(srv.port);
+    await c.login(USER, PASSWORD);
+    await c.cmd('TYPE I');
+    const sizes = [0, 1, 64 * KiB - 1, 256 * KiB - 1, 256 * KiB, 256 * KiB + 1, 256 * KiB + 4 * MiB, 256 * KiB + 8 * MiB + 7, 21 * MiB + 13];
+    for (const size of sizes) {
+      const data = crypto.randomBytes(size);
+      const done = await store(c, `f-${size}.bin`, data, { piece: size > MiB ? 3 * MiB + 5 : 4093 });
+      assert.equal(done.code, 226, `${size}: ${done.text}`);
+      const onDisk = await fs.readFile(path.join(srv.root, `f-${size}.bin`));
+      assert.equal(onDisk.length, size);
+      assert.equal(sha(onDisk), sha(data), `content of a ${size}-byte upload`);
+    }
+    await c.cmd('QUIT');
+  } finally { await srv.stop(); }
+});
+
+test('bytes sent before STOR, REST offsets and APPE keep their place', async () => {
+  const srv = await startServer();
+  try {
+    const c = await RawClient.connect(srv.port);
+    await c.login(USER, PASSWORD);
+    await c.cmd('TYPE I');
+    const early = crypto.randomBytes(6 * MiB + 3);
+    assert.equal((await store(c, 'early.bin', early, { before: 200 * KiB })).code, 226);
+    assert.equal(sha(await fs.readFile(path.join(srv.root, 'early.bin'))), sha(early));
+
+    const base = crypto.randomBytes(10 * MiB);
+    await fs.writeFile(path.join(srv.root, 'rest.bin'), base);
+    const tail = crypto.randomBytes(5 * MiB + 11);
+    assert.equal((await c.cmd(`REST ${3 * MiB}`)).code, 350);
+    assert.equal((await store(c, 'rest.bin', tail)).code, 226);
+    const rest = await fs.readFile(path.join(srv.root, 'rest.bin'));
+    assert.equal(sha(rest), sha(Buffer.concat([base.subarray(0, 3 * MiB), tail])), 'prefix kept, tail replaced');
+
+    const more = crypto.randomBytes(4 * MiB + 1);
+    assert.equal((await store(c, 'rest.bin', more, { command: 'APPE' })).code, 226);
+    assert.equal(sha(await fs.readFile(path.join(srv.root, 'rest.bin'))), sha(Buffer.concat([rest, more])));
+    await c.cmd('QUIT');
+  } finally { await srv.stop(); }
+});
+
+/** Local storage whose writes take `delayMs` each: the socket outruns the disk. */
+class SlowDisk extends LocalStorage {
+  constructor(root, delayMs) { super(root); this.delayMs = delayMs; this.writes = 0; }
+  async openWriter(p, options) {
+    const w = await super.openWriter(p, options);
+    return { start: w.start, close: () => w.close(), writev: async (b, pos) => { this.writes++; await sleep(this.delayMs); return w.writev(b, pos); } };
+  }
+}
+
+test('an upload faster than the disk waits for it and still lands whole, in order', async () => {
+  let disk;
+  const srv = await startServer({ storage: () => (disk ??= new SlowDisk(srv.root, 25)) });
+  try {
+    const c = await RawClient.connect(srv.port);
+    await c.login(USER, PASSWORD);
+    await c.cmd('TYPE I');
+    const data = crypto.randomBytes(40 * MiB + 17);
+    const done = await store(c, 'slow.bin', data, { piece: 8 * MiB });
+    assert.equal(done.code, 226, done.text);
+    assert.equal(sha(await fs.readFile(path.join(srv.root, 'slow.bin'))), sha(data));
+    assert.ok(disk.writes >= 10, `written in blocks (${disk.writes} writes)`);
+    await c.cmd('QUIT');
+  } finally { await srv.stop(); }
+});
