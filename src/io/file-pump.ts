@@ -56,9 +56,16 @@ export async function pumpFile(reader: FileReader, start: number, socket: Duplex
 }
 
 const BATCH = 1024 * 1024;
-/** The first block is small (most uploads are); the others are big enough for a read per ~4 MiB. */
-const FIRST_BLOCK = 256 * 1024;
-const BLOCK = 4 * 1024 * 1024;
+/**
+ * Blocks start small (most uploads are, and a slow client's reads are small whatever the
+ * block); a block filled by big reads shows the data is waiting for us, and the next ones are
+ * big enough for a read of up to 4 MiB. So memory per upload is 768 KiB at most for a slow client,
+ * 12 MiB for one that outruns the disk.
+ */
+const SMALL_BLOCK = 256 * 1024;
+const BIG_BLOCK = 4 * 1024 * 1024;
+/** Reads this big on average mean data waits in the socket for us: worth big blocks. */
+const BIG_READS = 128 * 1024;
 /** One filling, one being written, one queued: reading pauses only when two wait for the disk. */
 const MAX_BLOCKS = 3;
 const HIGH_WATER = 16 * 1024 * 1024;
@@ -140,7 +147,9 @@ function pumpBlocksToFile(socket: Duplex, writer: FileWriter, start: number, sig
   let received = 0;
   let position = start;
   // Always free memory: the socket's next read goes to its unfilled part.
-  let current: Buffer = Buffer.allocUnsafe(FIRST_BLOCK);
+  let current: Buffer = Buffer.allocUnsafe(SMALL_BLOCK);
+  let reads = 0;
+  let want = SMALL_BLOCK;
   let fill = 0;
   let alive = 1;
   const free: Buffer[] = [];
@@ -151,9 +160,9 @@ function pumpBlocksToFile(socket: Duplex, writer: FileWriter, start: number, sig
   let settled = false;
 
   const canTake = () => free.length > 0 || alive < MAX_BLOCKS;
-  const take = () => free.pop() ?? (alive++, Buffer.allocUnsafe(BLOCK));
-  // A written block comes back; the small first one is dropped to make room for a big one.
-  const recycle = (block: Buffer) => { if (block.length < BLOCK) alive--; else free.push(block); };
+  const take = () => free.pop() ?? (alive++, Buffer.allocUnsafe(want));
+  // A written block comes back, unless blocks of another size are wanted now.
+  const recycle = (block: Buffer) => { if (block.length !== want) alive--; else free.push(block); };
   const pump = () => {
     if (writing || settled) return;
     const item = queue.shift();
@@ -169,6 +178,9 @@ function pumpBlocksToFile(socket: Duplex, writer: FileWriter, start: number, sig
   };
   const submitCurrent = () => {
     if (fill === 0) return;
+    const size = fill / reads >= BIG_READS ? BIG_BLOCK : SMALL_BLOCK;
+    if (size !== want) { want = size; alive -= free.length; free.length = 0; }
+    reads = 0;
     queue.push({ chunk: current.subarray(0, fill), block: current });
     fill = 0;
     current = take();
@@ -182,6 +194,7 @@ function pumpBlocksToFile(socket: Duplex, writer: FileWriter, start: number, sig
         queue.push({ chunk: Buffer.from(buf.subarray(0, n)) });
       } else {
         fill += n;
+        reads++;
         if (fill < current.length) return true;
         submitCurrent();
       }
