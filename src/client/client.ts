@@ -397,8 +397,7 @@ export class FtpClient extends EventEmitter {
     const writer = fdWriter(fd, false, fs.closeSync, true);
     try {
       await this.transfer(`RETR ${remote}`, 'I', offset, signal, async (data, abort) => {
-        data.on('data', (c: Buffer) => counter.add(c.length));
-        await pumpToFile(data, writer, offset, abort);
+        await pumpToFile(data, writer, offset, abort, (n) => counter.add(n));
       });
     } finally {
       await writer.close();

@@ -3,6 +3,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { parseEpsvReply, parsePasvReply, encodeHostPort, encodeEprt, isPrivateOrUnroutable, normalizeIp } from '../protocol/address.js';
 import type { ControlConnection } from './control.js';
+import { connectSteerable } from '../io/read-sink.js';
 import { FtpConnectionError, FtpError, FtpTimeoutError } from './errors.js';
 
 export interface DataSettings {
@@ -25,9 +26,10 @@ export interface PendingData {
   destroy(): void;
 }
 
-function connect(host: string, port: number, timeoutMs: number): Promise<net.Socket> {
+/** `steerable`: a plain connection whose reads a download into a file takes into its own blocks. */
+function connect(host: string, port: number, timeoutMs: number, steerable = false): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const s = net.connect({ host, port, noDelay: true });
+    const s = steerable ? connectSteerable({ host, port, noDelay: true }) : net.connect({ host, port, noDelay: true });
     const timer = setTimeout(() => { s.destroy(); reject(new FtpTimeoutError(`data connection to ${host}:${port}`)); }, timeoutMs);
     s.once('connect', () => { clearTimeout(timer); s.removeAllListeners('error'); s.on('error', () => {}); resolve(s); });
     s.once('error', (err) => { clearTimeout(timer); reject(new FtpConnectionError(`data connection to ${host}:${port}: ${err.message}`, err)); });
@@ -83,7 +85,7 @@ async function passiveAddress(ctl: ControlConnection, state: DataState, trustPas
  */
 async function preparePassive(ctl: ControlConnection, state: DataState, settings: DataSettings): Promise<PendingData> {
   const { host, port } = await passiveAddress(ctl, state, settings.trustPasvHost === true);
-  const raw = await connect(host, port, settings.timeoutMs);
+  const raw = await connect(host, port, settings.timeoutMs, !settings.tls);
   return {
     open: async () => {
       const s = settings.tls ? await secure(raw, ctl, settings) : raw;

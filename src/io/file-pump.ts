@@ -71,14 +71,16 @@ const MAX_BLOCKS = 3;
 const HIGH_WATER = 16 * 1024 * 1024;
 
 /**
- * The binary upload path. Socket chunks (64 KiB, or 16 KiB under TLS) are gathered and written
- * with one writev per batch while the socket keeps being read: a syscall per chunk costs more
- * than the copy on small VMs. Reading pauses only when 16 MiB wait for the disk (backpressure).
- * Resolves with the bytes received once all are written; a connection that closes without a
- * clean end is an error (the client went away mid-upload).
+ * Data connection into a file (server uploads, client downloads). A steerable socket
+ * (io/read-sink.ts) reads straight into reused blocks; any other (TLS) has its chunks (64 KiB,
+ * or 16 KiB under TLS) gathered into one writev per batch while the socket keeps being read,
+ * pausing only when 16 MiB wait for the disk. Resolves with the bytes received once all are
+ * written (`onBytes` hears of each read: progress); a connection that closes without a clean
+ * end is an error (the peer went away mid-transfer).
  */
-export function pumpToFile(socket: Duplex, writer: FileWriter, start: number, signal: AbortSignal): Promise<number> {
-  const blocks = pumpBlocksToFile(socket, writer, start, signal);
+export function pumpToFile(socket: Duplex, writer: FileWriter, start: number, signal: AbortSignal,
+  onBytes?: (n: number) => void): Promise<number> {
+  const blocks = pumpBlocksToFile(socket, writer, start, signal, onBytes);
   if (blocks) return blocks;
   return new Promise((resolve, reject) => {
     let pending: Buffer[] = [];
@@ -118,6 +120,7 @@ export function pumpToFile(socket: Duplex, writer: FileWriter, start: number, si
     };
     const onData = (c: Buffer) => {
       received += c.length;
+      onBytes?.(c.length);
       pending.push(c);
       pendingBytes += c.length;
       if (pendingBytes >= HIGH_WATER && !paused) { paused = true; socket.pause(); }
@@ -142,7 +145,8 @@ export function pumpToFile(socket: Duplex, writer: FileWriter, start: number, si
  * blocks, each written whole, in order, once full (or at the end), then reused. Undefined when
  * the socket cannot be steered (TLS, or a socket from elsewhere): the caller uses 'data' events.
  */
-function pumpBlocksToFile(socket: Duplex, writer: FileWriter, start: number, signal: AbortSignal): Promise<number> | undefined {
+function pumpBlocksToFile(socket: Duplex, writer: FileWriter, start: number, signal: AbortSignal,
+  onBytes?: (n: number) => void): Promise<number> | undefined {
   let settle: (err?: Error) => void = () => {};
   let received = 0;
   let position = start;
@@ -189,6 +193,7 @@ function pumpBlocksToFile(socket: Duplex, writer: FileWriter, start: number, sig
     next: () => current.subarray(fill),
     data: (n, buf) => {
       received += n;
+      onBytes?.(n);
       if (buf.buffer !== current.buffer || buf.byteOffset !== current.byteOffset + fill) {
         // The first read after attaching can still land in the shared scratch buffer.
         queue.push({ chunk: Buffer.from(buf.subarray(0, n)) });

@@ -23,6 +23,14 @@ const states = new WeakMap<net.Socket, SinkState>();
 
 interface HandleCarrier { _handle?: { useUserBuffer?: unknown } | null }
 
+/** The onread hook behind a steerable socket: the sink's memory when attached, else copies into 'data'. */
+function hook(state: SinkState) {
+  return {
+    buffer: () => state.sink?.next() ?? SCRATCH,
+    callback: (n: number, buf: Buffer) => (state.sink ? state.sink.data(n, buf) : state.socket!.push(Buffer.from(buf.subarray(0, n)))),
+  };
+}
+
 /**
  * Re-create an accepted, paused, plain socket around the same handle with an onread hook (the
  * option exists only for sockets Node creates on connect). Until a sink is attached it behaves
@@ -35,15 +43,7 @@ export function steerableSocket(s: net.Socket): net.Socket {
   if (!handle || typeof handle.useUserBuffer !== 'function' || s.readableLength > 0 || s.readableFlowing) return s;
   const state: SinkState = { sink: undefined, socket: undefined };
   carrier._handle = null;
-  const options = {
-    handle,
-    pauseOnCreate: true,
-    onread: {
-      buffer: () => state.sink?.next() ?? SCRATCH,
-      callback: (n: number, buf: Buffer) => (state.sink ? state.sink.data(n, buf) : state.socket!.push(Buffer.from(buf.subarray(0, n)))),
-    },
-  };
-  const t = new net.Socket(options as unknown as net.SocketConstructorOpts);
+  const t = new net.Socket({ handle, pauseOnCreate: true, onread: hook(state) } as unknown as net.SocketConstructorOpts);
   state.socket = t;
   // The old object no longer owns the handle: destroying it only releases the server's count.
   s.destroy();
@@ -51,14 +51,26 @@ export function steerableSocket(s: net.Socket): net.Socket {
   return t;
 }
 
+/** net.connect for a plain connection whose reads can later be steered into a sink. */
+export function connectSteerable(options: net.TcpNetConnectOpts): net.Socket {
+  const state: SinkState = { sink: undefined, socket: undefined };
+  const s = net.connect({ ...options, onread: hook(state) } as net.TcpNetConnectOpts);
+  state.socket = s;
+  states.set(s, state);
+  return s;
+}
+
 /**
- * Steer `socket`'s reads into `sink` (true), or false when the socket is not steerable. The
+ * Steer `socket`'s reads into `sink` (true), or false when the socket is not steerable or has
+ * data waiting in its stream already. The
  * first read after attaching may still land in the shared scratch buffer: sink.data gets it with
  * that buffer, and must copy it out before returning.
  */
 export function attachSink(socket: unknown, sink: ReadSink): boolean {
   const state = states.get(socket as net.Socket);
-  if (!state) return false;
+  // Bytes already copied into the stream (a small file that came in whole before the transfer
+  // started) are the stream's to deliver: the caller then reads through 'data' events.
+  if (!state || state.socket!.readableLength > 0) return false;
   state.sink = sink;
   return true;
 }
