@@ -1,12 +1,12 @@
-// Plain TCP sockets whose reads can be steered into caller-owned blocks (Node's onread), for uploads.
+// Plain TCP sockets whose reads can be steered into caller-owned blocks (Node's onread), for transfers into files.
 import net from 'node:net';
 
 /**
  * Where reads go while a sink is attached. Why: read through 'data' events, every socket read
- * lands in a freshly allocated 64 KiB buffer; on a 2-core VM a 1 GiB upload then cost the
- * machine 2.1-2.3 s of CPU against 0.6-0.8 s reading into two or three reused 4 MiB blocks
- * (one read per ~4 MiB instead of 16,384 reads, and each read's window update is what makes
- * loopback TCP do its work in the reader's system call). Measured in a standalone test.
+ * lands in a freshly allocated 64 KiB buffer; on a 2-core VM a 1 GiB upload to the server then
+ * cost the machine 1.8-2.3 s of CPU against 0.7-0.8 s reading into reused 4 MiB blocks (a read
+ * per ~4 MiB instead of 16,384 reads, and each read's window update is what makes loopback TCP
+ * do the sender's work in the reader's system call).
  */
 export interface ReadSink {
   /** The free memory the next read fills. */
@@ -62,9 +62,8 @@ export function connectSteerable(options: net.TcpNetConnectOpts): net.Socket {
 
 /**
  * Steer `socket`'s reads into `sink` (true), or false when the socket is not steerable or has
- * data waiting in its stream already. The
- * first read after attaching may still land in the shared scratch buffer: sink.data gets it with
- * that buffer, and must copy it out before returning.
+ * data waiting in its stream already. The first read after attaching may still land in the
+ * shared scratch buffer: sink.data gets it with that buffer, and must copy it out at once.
  */
 export function attachSink(socket: unknown, sink: ReadSink): boolean {
   const state = states.get(socket as net.Socket);
