@@ -115,7 +115,8 @@ async function receive(s: Session, p: string, options: WriteOptions, mode: 'stor
     let received = 0;
     ok = await s.runTransfer({
       what: `${mode.toUpperCase()} ${p}`,
-      inbound: true,
+      // Binary into a file: the path that reads into blocks (ASCII goes through a stream).
+      inbound: writer !== undefined,
       opening,
       complete,
       run: async (data: Duplex, signal) => {
