@@ -1,4 +1,5 @@
 // The binary transfer paths: file to data connection with two reused buffers, and data connection to file in large batches.
+import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { FileReader, FileWriter } from '../server/storage/storage.js';
 import { attachSink, detachSink, type ReadSink } from './read-sink.js';
@@ -68,6 +69,7 @@ const BIG_BLOCK = 4 * 1024 * 1024;
 const BIG_READS = 128 * 1024;
 /** One filling, one being written, one queued: reading pauses only when two wait for the disk. */
 const MAX_BLOCKS = 3;
+const NOTHING = Buffer.alloc(0);
 const HIGH_WATER = 16 * 1024 * 1024;
 
 /**
@@ -91,6 +93,7 @@ export function pumpToFile(socket: Duplex, writer: FileWriter, start: number, si
     let ended = false;
     let settled = false;
     let paused = false;
+    let inflight: Promise<void> = Promise.resolve();
 
     const settle = (err?: Error) => {
       if (settled) return;
@@ -100,7 +103,9 @@ export function pumpToFile(socket: Duplex, writer: FileWriter, start: number, si
       socket.off('error', onError);
       socket.off('close', onClose);
       signal.removeEventListener('abort', onAbort);
-      if (err) reject(err); else resolve(received);
+      // A failed transfer answers only once its last write has landed: a client that sees the
+      // error reply finds a settled prefix on disk, not a write still in progress.
+      if (err) void inflight.then(() => reject(err)); else resolve(received);
     };
     const flush = () => {
       if (writing || settled) return;
@@ -111,7 +116,7 @@ export function pumpToFile(socket: Duplex, writer: FileWriter, start: number, si
       pending = [];
       pendingBytes = 0;
       writing = true;
-      writer.writev(batch, position).then(() => {
+      inflight = writer.writev(batch, position).then(() => {
         position += n;
         writing = false;
         if (paused && pendingBytes < HIGH_WATER / 2) { paused = false; socket.resume(); }
@@ -162,6 +167,7 @@ function pumpBlocksToFile(socket: Duplex, writer: FileWriter, start: number, sig
   let paused = false;
   let ended = false;
   let settled = false;
+  let inflight: Promise<void> = Promise.resolve();
 
   const canTake = () => free.length > 0 || alive < MAX_BLOCKS;
   const take = () => free.pop() ?? (alive++, Buffer.allocUnsafe(want));
@@ -172,7 +178,7 @@ function pumpBlocksToFile(socket: Duplex, writer: FileWriter, start: number, sig
     const item = queue.shift();
     if (!item) { if (ended) settle(); return; }
     writing = true;
-    writer.writev([item.chunk], position).then(() => {
+    inflight = writer.writev([item.chunk], position).then(() => {
       position += item.chunk.length;
       writing = false;
       if (item.block) recycle(item.block);
@@ -214,9 +220,13 @@ function pumpBlocksToFile(socket: Duplex, writer: FileWriter, start: number, sig
 
   return new Promise<number>((resolve, reject) => {
     const onEnd = () => {
-      ended = true;
       if (fill) { queue.push({ chunk: current.subarray(0, fill) }); fill = 0; }
-      pump();
+      if (!(socket as net.Socket).allowHalfOpen) { ended = true; pump(); return; }
+      // libuv reports a reset that arrives with the last bytes as an end of stream. A write
+      // (of nothing) tells them apart: after the client's FIN our side is still open, after a
+      // reset it fails. A reset upload must not count as complete (--atomic-uploads would put
+      // it in place). Half-open sockets (read-sink.ts) leave our side open for this.
+      socket.write(NOTHING, (err) => { if (err) settle(err); else { ended = true; pump(); } });
     };
     const onError = (err: Error) => settle(err);
     const onClose = () => { if (!ended) settle(new Error('data connection closed before the end of the upload')); };
@@ -229,7 +239,9 @@ function pumpBlocksToFile(socket: Duplex, writer: FileWriter, start: number, sig
       socket.off('error', onError);
       socket.off('close', onClose);
       signal.removeEventListener('abort', onAbort);
-      if (err) reject(err); else resolve(received);
+      // A failed transfer answers only once its last write has landed: a client that sees the
+      // error reply finds a settled prefix on disk, not a write still in progress.
+      if (err) void inflight.then(() => reject(err)); else resolve(received);
     };
     socket.once('end', onEnd);
     socket.once('error', onError);

@@ -43,7 +43,9 @@ export function steerableSocket(s: net.Socket): net.Socket {
   if (!handle || typeof handle.useUserBuffer !== 'function' || s.readableLength > 0 || s.readableFlowing) return s;
   const state: SinkState = { sink: undefined, socket: undefined };
   carrier._handle = null;
-  const t = new net.Socket({ handle, pauseOnCreate: true, onread: hook(state) } as unknown as net.SocketConstructorOpts);
+  // Half-open: after the client's end our side stays open until the transfer closes it, so
+  // pumpBlocksToFile can tell an end from a reset.
+  const t = new net.Socket({ handle, pauseOnCreate: true, allowHalfOpen: true, onread: hook(state) } as unknown as net.SocketConstructorOpts);
   state.socket = t;
   // The old object no longer owns the handle: destroying it only releases the server's count.
   s.destroy();
