@@ -73,6 +73,19 @@ const NOTHING = Buffer.alloc(0);
 const HIGH_WATER = 16 * 1024 * 1024;
 
 /**
+ * After 'end': `done` for a real end, `fail` for a reset. libuv reports a reset that arrives with
+ * the last queued bytes as an end of stream, and Node takes the failed shutdown that follows for
+ * success. A write (of nothing) tells them apart: after the peer's FIN our side is still open,
+ * after a reset it fails. A reset upload must not count as complete (--atomic-uploads would put
+ * it in place). Only half-open sockets (steered uploads) keep our side open for this; others
+ * end as before.
+ */
+function confirmEnd(socket: Duplex, done: () => void, fail: (err: Error) => void): void {
+  if (!(socket as net.Socket).allowHalfOpen) { done(); return; }
+  socket.write(NOTHING, (err) => (err ? fail(err) : done()));
+}
+
+/**
  * Data connection into a file (server uploads, client downloads). A steerable socket
  * (io/read-sink.ts) reads straight into reused blocks; any other (TLS) has its chunks (64 KiB,
  * or 16 KiB under TLS) gathered into one writev per batch while the socket keeps being read,
@@ -131,7 +144,7 @@ export function pumpToFile(socket: Duplex, writer: FileWriter, start: number, si
       if (pendingBytes >= HIGH_WATER && !paused) { paused = true; socket.pause(); }
       flush();
     };
-    const onEnd = () => { ended = true; flush(); };
+    const onEnd = () => confirmEnd(socket, () => { ended = true; flush(); }, settle);
     const onError = (err: Error) => settle(err);
     const onClose = () => { if (!ended) settle(new Error('data connection closed before the end of the upload')); };
     const onAbort = () => settle(new Error('aborted'));
@@ -221,12 +234,7 @@ function pumpBlocksToFile(socket: Duplex, writer: FileWriter, start: number, sig
   return new Promise<number>((resolve, reject) => {
     const onEnd = () => {
       if (fill) { queue.push({ chunk: current.subarray(0, fill) }); fill = 0; }
-      if (!(socket as net.Socket).allowHalfOpen) { ended = true; pump(); return; }
-      // libuv reports a reset that arrives with the last bytes as an end of stream. A write
-      // (of nothing) tells them apart: after the client's FIN our side is still open, after a
-      // reset it fails. A reset upload must not count as complete (--atomic-uploads would put
-      // it in place). Half-open sockets (read-sink.ts) leave our side open for this.
-      socket.write(NOTHING, (err) => { if (err) settle(err); else { ended = true; pump(); } });
+      confirmEnd(socket, () => { ended = true; pump(); }, settle);
     };
     const onError = (err: Error) => settle(err);
     const onClose = () => { if (!ended) settle(new Error('data connection closed before the end of the upload')); };

@@ -1,5 +1,6 @@
 // Data connections: passive listeners from a port range, active connects, TLS on top, peer checks.
 import net from 'node:net';
+import { connectSteerable } from '../io/read-sink.js';
 import tls from 'node:tls';
 import { normalizeIp } from '../protocol/address.js';
 
@@ -176,9 +177,13 @@ export class PassiveListener {
 }
 
 /** Active mode: connect to the address the client gave, from the control connection's local address. */
-export function connectActive(host: string, port: number, localAddress: string | undefined, timeoutMs: number): Promise<net.Socket> {
+export function connectActive(host: string, port: number, localAddress: string | undefined, timeoutMs: number,
+  steerable = false): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const s = net.connect({ host, port, localAddress, noDelay: true });
+    // A plain upload's connection reads into the transfer's blocks and stays half-open for the
+    // end-or-reset check (io/file-pump.ts), as a steered passive connection does.
+    const options = { host, port, localAddress, noDelay: true };
+    const s = steerable ? connectSteerable({ ...options, allowHalfOpen: true }) : net.connect(options);
     const timer = setTimeout(() => { s.destroy(); reject(new DataChannelError(425, "Can't open data connection")); }, timeoutMs);
     s.once('connect', () => {
       clearTimeout(timer);

@@ -358,7 +358,8 @@ export class Session {
         if (steerable !== raw) { steerable.on('error', () => {}); raw = steerable; }
       }
     } else {
-      raw = await connectActive(setup.host, setup.port, this.localAddress || undefined, t.dataConnect);
+      raw = await connectActive(setup.host, setup.port, this.localAddress || undefined, t.dataConnect,
+        inbound && this.protection !== 'P');
     }
     raw.setTimeout(t.dataStall, () => raw.destroy(new Error('data connection stalled')));
     if (this.protection !== 'P') return raw;

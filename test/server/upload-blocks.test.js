@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LocalStorage } from '../../dist/index.js';
@@ -130,6 +131,47 @@ test('an upload cut by a reset gets 426 even when every byte arrived; what was w
     const small = crypto.randomBytes(300 * KiB);
     assert.equal((await store(c, 'after.bin', small)).code, 226);
     assert.equal(sha(await fs.readFile(path.join(srv.root, 'after.bin'))), sha(small));
+    await c.cmd('QUIT');
+  } finally { await srv.stop(); }
+});
+
+/** Active mode: listen on loopback and tell the server with EPRT; then `accepted` is the server's connection. */
+async function activeData(c) {
+  const listener = net.createServer();
+  await new Promise((r) => listener.listen(0, '127.0.0.1', r));
+  const accepted = new Promise((resolve) => listener.once('connection', (s) => { listener.close(); resolve(s); }));
+  assert.equal((await c.cmd(`EPRT |1|127.0.0.1|${listener.address().port}|`)).code, 200);
+  return { accepted };
+}
+
+test('active mode: uploads land byte for byte, and one cut by a reset gets 426', async () => {
+  let disk;
+  const srv = await startServer({ storage: () => (disk ??= new SlowDisk(srv.root, 40)) });
+  try {
+    const c = await RawClient.connect(srv.port);
+    await c.login(USER, PASSWORD);
+    await c.cmd('TYPE I');
+    const whole = crypto.randomBytes(9 * MiB + 5);
+    let data = await activeData(c);
+    assert.equal((await c.cmd('STOR active.bin')).code, 150);
+    let d = await data.accepted;
+    d.end(whole);
+    assert.equal((await c.read(30_000)).code, 226);
+    assert.equal(sha(await fs.readFile(path.join(srv.root, 'active.bin'))), sha(whole));
+
+    const big = crypto.randomBytes(24 * MiB);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      data = await activeData(c);
+      assert.equal((await c.cmd(`STOR active-cut-${attempt}.bin`)).code, 150);
+      d = await data.accepted;
+      d.write(big);
+      await sleep(300);
+      d.resetAndDestroy();
+      const final = await c.read(30_000);
+      const onDisk = await fs.readFile(path.join(srv.root, `active-cut-${attempt}.bin`)).catch(() => Buffer.alloc(0));
+      assert.ok([426, 451].includes(final.code), `${final.code} ${final.text}; ${onDisk.length} of ${big.length} bytes on disk`);
+    }
+    assert.equal((await c.cmd('NOOP')).code, 200);
     await c.cmd('QUIT');
   } finally { await srv.stop(); }
 });
