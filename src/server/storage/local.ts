@@ -82,35 +82,26 @@ const threaded: MetaOps = {
   utimes: promisify(fs.utimes),
 };
 
-function toInfo(name: string, st: fs.Stats): FileInfo {
-  return {
-    name,
-    type: st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'link' : 'other',
-    size: st.isDirectory() ? 0 : st.size,
-    modified: st.mtime,
-    mode: st.mode & 0o7777,
-    unique: `${st.dev.toString(16)}g${st.ino.toString(16)}`,
-  };
-}
-
 const { S_IFMT, S_IFDIR, S_IFREG, S_IFLNK } = fs.constants;
 
-/** toInfo from the helper thread's numbers for entry `k`. */
+/** An entry from lstat's numbers, whether they come from fs.Stats or from the helper thread. */
+function fileInfo(name: string, mode: number, size: number, modified: Date, dev: number, ino: number): FileInfo {
+  const fmt = mode & S_IFMT;
+  const type = fmt === S_IFDIR ? 'dir' : fmt === S_IFREG ? 'file' : fmt === S_IFLNK ? 'link' : 'other';
+  return { name, type, size: type === 'dir' ? 0 : size, modified, mode: mode & 0o7777, unique: `${dev.toString(16)}g${ino.toString(16)}` };
+}
+
+function toInfo(name: string, st: fs.Stats): FileInfo {
+  return fileInfo(name, st.mode, st.size, st.mtime, st.dev, st.ino);
+}
+
+/** toInfo from the helper thread's numbers for entry `k` (undefined: gone before its lstat). */
 function toInfoFromNumbers(name: string, stats: Float64Array, k: number): FileInfo | undefined {
   const o = k * FIELDS;
   const mode = stats[o]!;
   if (Number.isNaN(mode)) return undefined;
-  const fmt = mode & S_IFMT;
-  const type = fmt === S_IFDIR ? 'dir' : fmt === S_IFREG ? 'file' : fmt === S_IFLNK ? 'link' : 'other';
-  return {
-    name,
-    type,
-    size: type === 'dir' ? 0 : stats[o + 1]!,
-    // Rounded as fs.Stats rounds mtimeMs into mtime: MLSD and MLST/MDTM agree to the millisecond.
-    modified: new Date(Math.round(stats[o + 2]!)),
-    mode: mode & 0o7777,
-    unique: `${stats[o + 3]!.toString(16)}g${stats[o + 4]!.toString(16)}`,
-  };
+  // Rounded as fs.Stats rounds mtimeMs into mtime: MLSD and MLST/MDTM agree to the millisecond.
+  return fileInfo(name, mode, stats[o + 1]!, new Date(Math.round(stats[o + 2]!)), stats[o + 3]!, stats[o + 4]!);
 }
 
 /** guard() for synchronous calls: filesystem errors become StorageErrors. */
