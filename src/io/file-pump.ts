@@ -85,6 +85,54 @@ function confirmEnd(socket: Duplex, done: () => void, fail: (err: Error) => void
   socket.write(NOTHING, (err) => (err ? fail(err) : done()));
 }
 
+/** How a transfer into a file stands; `settle` ends it once. */
+interface Ending {
+  /** The peer's end has been confirmed (confirmEnd): what is buffered is all there is. */
+  ended: boolean;
+  settled: boolean;
+  /** The write in progress: a failure is reported only once it has landed. */
+  inflight: Promise<void>;
+  settle(err?: Error): void;
+}
+
+/**
+ * The ways a transfer into a file ends, for both paths: 'end' (after `atEnd`, confirmed as an
+ * end and not a reset) sets `ended` and calls `onEnded`; an error, a close before the end or an
+ * abort settle it as failed. `cleanup` runs at once on settling; `reject` waits for the write in
+ * progress, so a client that sees the error reply finds a settled prefix on disk, not a write
+ * still in progress.
+ */
+function watchEnding(socket: Duplex, signal: AbortSignal, hooks: { atEnd?: () => void; onEnded: () => void;
+  cleanup: () => void; resolve: () => void; reject: (err: Error) => void }): Ending {
+  const onEnd = () => {
+    hooks.atEnd?.();
+    confirmEnd(socket, () => { e.ended = true; hooks.onEnded(); }, e.settle);
+  };
+  const onError = (err: Error) => e.settle(err);
+  const onClose = () => { if (!e.ended) e.settle(new Error('data connection closed before the end of the upload')); };
+  const onAbort = () => e.settle(new Error('aborted'));
+  const e: Ending = {
+    ended: false,
+    settled: false,
+    inflight: Promise.resolve(),
+    settle: (err?: Error) => {
+      if (e.settled) return;
+      e.settled = true;
+      hooks.cleanup();
+      socket.off('end', onEnd);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+      signal.removeEventListener('abort', onAbort);
+      if (err) void e.inflight.then(() => hooks.reject(err)); else hooks.resolve();
+    },
+  };
+  socket.once('end', onEnd);
+  socket.once('error', onError);
+  socket.once('close', onClose);
+  signal.addEventListener('abort', onAbort, { once: true });
+  return e;
+}
+
 /**
  * Data connection into a file (server uploads, client downloads). A steerable socket
  * (io/read-sink.ts) reads straight into reused blocks; any other (TLS) has its chunks (64 KiB,
@@ -103,38 +151,23 @@ export function pumpToFile(socket: Duplex, writer: FileWriter, start: number, si
     let position = start;
     let received = 0;
     let writing = false;
-    let ended = false;
-    let settled = false;
     let paused = false;
-    let inflight: Promise<void> = Promise.resolve();
 
-    const settle = (err?: Error) => {
-      if (settled) return;
-      settled = true;
-      socket.off('data', onData);
-      socket.off('end', onEnd);
-      socket.off('error', onError);
-      socket.off('close', onClose);
-      signal.removeEventListener('abort', onAbort);
-      // A failed transfer answers only once its last write has landed: a client that sees the
-      // error reply finds a settled prefix on disk, not a write still in progress.
-      if (err) void inflight.then(() => reject(err)); else resolve(received);
-    };
     const flush = () => {
-      if (writing || settled) return;
-      if (pendingBytes === 0) { if (ended) settle(); return; }
-      if (!ended && pendingBytes < BATCH) return;
+      if (writing || ending.settled) return;
+      if (pendingBytes === 0) { if (ending.ended) ending.settle(); return; }
+      if (!ending.ended && pendingBytes < BATCH) return;
       const batch = pending;
       const n = pendingBytes;
       pending = [];
       pendingBytes = 0;
       writing = true;
-      inflight = writer.writev(batch, position).then(() => {
+      ending.inflight = writer.writev(batch, position).then(() => {
         position += n;
         writing = false;
         if (paused && pendingBytes < HIGH_WATER / 2) { paused = false; socket.resume(); }
         flush();
-      }, (err: Error) => settle(err));
+      }, (err: Error) => ending.settle(err));
     };
     const onData = (c: Buffer) => {
       received += c.length;
@@ -144,15 +177,13 @@ export function pumpToFile(socket: Duplex, writer: FileWriter, start: number, si
       if (pendingBytes >= HIGH_WATER && !paused) { paused = true; socket.pause(); }
       flush();
     };
-    const onEnd = () => confirmEnd(socket, () => { ended = true; flush(); }, settle);
-    const onError = (err: Error) => settle(err);
-    const onClose = () => { if (!ended) settle(new Error('data connection closed before the end of the upload')); };
-    const onAbort = () => settle(new Error('aborted'));
+    const ending = watchEnding(socket, signal, {
+      onEnded: flush,
+      cleanup: () => socket.off('data', onData),
+      resolve: () => resolve(received),
+      reject,
+    });
     socket.on('data', onData);
-    socket.once('end', onEnd);
-    socket.once('error', onError);
-    socket.once('close', onClose);
-    signal.addEventListener('abort', onAbort, { once: true });
     // The data connection may have been paused while the transfer was set up.
     socket.resume();
   });
@@ -165,7 +196,6 @@ export function pumpToFile(socket: Duplex, writer: FileWriter, start: number, si
  */
 function pumpBlocksToFile(socket: Duplex, writer: FileWriter, start: number, signal: AbortSignal,
   onBytes?: (n: number) => void): Promise<number> | undefined {
-  let settle: (err?: Error) => void = () => {};
   let received = 0;
   let position = start;
   // Always free memory: the socket's next read goes to its unfilled part.
@@ -178,26 +208,25 @@ function pumpBlocksToFile(socket: Duplex, writer: FileWriter, start: number, sig
   const queue: { chunk: Buffer; block?: Buffer }[] = [];
   let writing = false;
   let paused = false;
-  let ended = false;
-  let settled = false;
-  let inflight: Promise<void> = Promise.resolve();
+  // Set right after the sink is attached, before any read can arrive (reads come from the event loop).
+  let ending!: Ending;
 
   const canTake = () => free.length > 0 || alive < MAX_BLOCKS;
   const take = () => free.pop() ?? (alive++, Buffer.allocUnsafe(want));
   // A written block comes back, unless blocks of another size are wanted now.
   const recycle = (block: Buffer) => { if (block.length !== want) alive--; else free.push(block); };
   const pump = () => {
-    if (writing || settled) return;
+    if (writing || ending.settled) return;
     const item = queue.shift();
-    if (!item) { if (ended) settle(); return; }
+    if (!item) { if (ending.ended) ending.settle(); return; }
     writing = true;
-    inflight = writer.writev([item.chunk], position).then(() => {
+    ending.inflight = writer.writev([item.chunk], position).then(() => {
       position += item.chunk.length;
       writing = false;
       if (item.block) recycle(item.block);
       if (paused && canTake()) { paused = false; socket.resume(); }
       pump();
-    }, (err: Error) => settle(err));
+    }, (err: Error) => ending.settle(err));
   };
   const submitCurrent = () => {
     if (fill === 0) return;
@@ -232,29 +261,13 @@ function pumpBlocksToFile(socket: Duplex, writer: FileWriter, start: number, sig
   if (!attachSink(socket, sink)) return undefined;
 
   return new Promise<number>((resolve, reject) => {
-    const onEnd = () => {
-      if (fill) { queue.push({ chunk: current.subarray(0, fill) }); fill = 0; }
-      confirmEnd(socket, () => { ended = true; pump(); }, settle);
-    };
-    const onError = (err: Error) => settle(err);
-    const onClose = () => { if (!ended) settle(new Error('data connection closed before the end of the upload')); };
-    const onAbort = () => settle(new Error('aborted'));
-    settle = (err?: Error) => {
-      if (settled) return;
-      settled = true;
-      detachSink(socket);
-      socket.off('end', onEnd);
-      socket.off('error', onError);
-      socket.off('close', onClose);
-      signal.removeEventListener('abort', onAbort);
-      // A failed transfer answers only once its last write has landed: a client that sees the
-      // error reply finds a settled prefix on disk, not a write still in progress.
-      if (err) void inflight.then(() => reject(err)); else resolve(received);
-    };
-    socket.once('end', onEnd);
-    socket.once('error', onError);
-    socket.once('close', onClose);
-    signal.addEventListener('abort', onAbort, { once: true });
+    ending = watchEnding(socket, signal, {
+      atEnd: () => { if (fill) { queue.push({ chunk: current.subarray(0, fill) }); fill = 0; } },
+      onEnded: pump,
+      cleanup: () => detachSink(socket),
+      resolve: () => resolve(received),
+      reject,
+    });
     socket.resume();
   });
 }
