@@ -28,112 +28,97 @@ async function store(c, name, data, { piece = 1 * MiB, before = 0, command = 'ST
   return c.read(60_000);
 }
 
-test('uploads at and around block boundaries arrive byte for byte', async () => {
-  const srv = await startServer();
-  try {
-    const c = await RawClient.connect(srv.port);
-    await c.login(USER, PASSWORD);
-    await c.cmd('TYPE I');
-    const sizes = [0, 1, 64 * KiB - 1, 256 * KiB - 1, 256 * KiB, 256 * KiB + 1, 256 * KiB + 4 * MiB, 256 * KiB + 8 * MiB + 7, 21 * MiB + 13];
-    for (const size of sizes) {
-      const data = crypto.randomBytes(size);
-      const done = await store(c, `f-${size}.bin`, data, { piece: size > MiB ? 3 * MiB + 5 : 4093 });
-      assert.equal(done.code, 226, `${size}: ${done.text}`);
-      const onDisk = await fs.readFile(path.join(srv.root, `f-${size}.bin`));
-      assert.equal(onDisk.length, size);
-      assert.equal(sha(onDisk), sha(data), `content of a ${size}-byte upload`);
-    }
-    await c.cmd('QUIT');
-  } finally { await srv.stop(); }
-});
-
-test('bytes sent before STOR, REST offsets and APPE keep their place', async () => {
-  const srv = await startServer();
-  try {
-    const c = await RawClient.connect(srv.port);
-    await c.login(USER, PASSWORD);
-    await c.cmd('TYPE I');
-    const early = crypto.randomBytes(6 * MiB + 3);
-    assert.equal((await store(c, 'early.bin', early, { before: 200 * KiB })).code, 226);
-    assert.equal(sha(await fs.readFile(path.join(srv.root, 'early.bin'))), sha(early));
-
-    const base = crypto.randomBytes(10 * MiB);
-    await fs.writeFile(path.join(srv.root, 'rest.bin'), base);
-    const tail = crypto.randomBytes(5 * MiB + 11);
-    assert.equal((await c.cmd(`REST ${3 * MiB}`)).code, 350);
-    assert.equal((await store(c, 'rest.bin', tail)).code, 226);
-    const rest = await fs.readFile(path.join(srv.root, 'rest.bin'));
-    assert.equal(sha(rest), sha(Buffer.concat([base.subarray(0, 3 * MiB), tail])), 'prefix kept, tail replaced');
-
-    const more = crypto.randomBytes(4 * MiB + 1);
-    assert.equal((await store(c, 'rest.bin', more, { command: 'APPE' })).code, 226);
-    assert.equal(sha(await fs.readFile(path.join(srv.root, 'rest.bin'))), sha(Buffer.concat([rest, more])));
-    await c.cmd('QUIT');
-  } finally { await srv.stop(); }
-});
-
 /** Local storage whose writes take `delayMs` each: the socket outruns the disk. */
 class SlowDisk extends LocalStorage {
   constructor(root, delayMs) { super(root); this.delayMs = delayMs; this.writes = 0; }
   async openWriter(p, options) {
     const w = await super.openWriter(p, options);
-    this.bytes = 0;
-    return { start: w.start, close: () => w.close(), writev: async (b, pos) => {
-      this.writes++;
-      this.bytes += b.reduce((n, x) => n + x.length, 0);
-      await sleep(this.delayMs);
-      return w.writev(b, pos);
-    } };
+    return { start: w.start, close: () => w.close(), writev: async (b, pos) => { this.writes++; await sleep(this.delayMs); return w.writev(b, pos); } };
   }
 }
 
-test('an upload faster than the disk waits for it and still lands whole, in order', async () => {
+/**
+ * A server over a fresh root (on a SlowDisk of `diskDelayMs` when given) and a session logged in
+ * with TYPE I: `fn({ c, srv, disk })`, then QUIT and the server stops.
+ */
+async function withSession(fn, { diskDelayMs } = {}) {
   let disk;
-  const srv = await startServer({ storage: () => (disk ??= new SlowDisk(srv.root, 25)) });
+  const srv = await startServer(diskDelayMs === undefined ? {} : { storage: () => (disk ??= new SlowDisk(srv.root, diskDelayMs)) });
   try {
     const c = await RawClient.connect(srv.port);
     await c.login(USER, PASSWORD);
     await c.cmd('TYPE I');
-    const data = crypto.randomBytes(40 * MiB + 17);
-    const done = await store(c, 'slow.bin', data, { piece: 8 * MiB });
-    assert.equal(done.code, 226, done.text);
-    assert.equal(sha(await fs.readFile(path.join(srv.root, 'slow.bin'))), sha(data));
-    assert.ok(disk.writes >= 10, `written in blocks (${disk.writes} writes)`);
+    await fn({ c, srv, disk });
     await c.cmd('QUIT');
   } finally { await srv.stop(); }
-});
+}
 
-test('an upload cut by a reset gets 426 even when every byte arrived; what was written is a prefix; the session goes on', async () => {
-  let disk;
-  const srv = await startServer({ storage: () => (disk ??= new SlowDisk(srv.root, 40)) });
-  try {
-    const c = await RawClient.connect(srv.port);
-    await c.login(USER, PASSWORD);
-    await c.cmd('TYPE I');
-    const data = crypto.randomBytes(24 * MiB);
-    // The client resets while the server is behind on a slow disk. When the reset arrives with
-    // the last bytes still queued, libuv reports it as an end of stream after reading them; that
-    // must not pass for a complete upload. Timing decides which case a run meets: three tries.
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const d = await c.passive('EPSV');
-      assert.equal((await c.cmd(`STOR cut-${attempt}.bin`)).code, 150);
-      d.write(data);
-      await sleep(300);
-      d.resetAndDestroy();
-      const final = await c.read(30_000);
-      const onDisk = await fs.readFile(path.join(srv.root, `cut-${attempt}.bin`)).catch(() => Buffer.alloc(0));
-      assert.ok([426, 451].includes(final.code), `${final.code} ${final.text}; ${onDisk.length} of ${data.length} bytes on disk`);
-      let same = 0;
-      while (same < onDisk.length && onDisk[same] === data[same]) same++;
-      assert.equal(same, onDisk.length, `what is on disk is the start of what was sent (${onDisk.length} bytes, first difference at ${same})`);
-    }
-    assert.equal((await c.cmd('NOOP')).code, 200);
-    const small = crypto.randomBytes(300 * KiB);
-    assert.equal((await store(c, 'after.bin', small)).code, 226);
-    assert.equal(sha(await fs.readFile(path.join(srv.root, 'after.bin'))), sha(small));
-    await c.cmd('QUIT');
-  } finally { await srv.stop(); }
-});
+/** After the client reset an upload of `sent` into `name`: the reply is a failure, the file a prefix of `sent`. */
+async function assertCut(c, srv, name, sent) {
+  const final = await c.read(30_000);
+  const onDisk = await fs.readFile(path.join(srv.root, name)).catch(() => Buffer.alloc(0));
+  assert.ok([426, 451].includes(final.code), `${final.code} ${final.text}; ${onDisk.length} of ${sent.length} bytes on disk`);
+  let same = 0;
+  while (same < onDisk.length && onDisk[same] === sent[same]) same++;
+  assert.equal(same, onDisk.length, `what is on disk is the start of what was sent (${onDisk.length} bytes, first difference at ${same})`);
+}
+
+test('uploads at and around block boundaries arrive byte for byte', () => withSession(async ({ c, srv }) => {
+  const sizes = [0, 1, 64 * KiB - 1, 256 * KiB - 1, 256 * KiB, 256 * KiB + 1, 256 * KiB + 4 * MiB, 256 * KiB + 8 * MiB + 7, 21 * MiB + 13];
+  for (const size of sizes) {
+    const data = crypto.randomBytes(size);
+    const done = await store(c, `f-${size}.bin`, data, { piece: size > MiB ? 3 * MiB + 5 : 4093 });
+    assert.equal(done.code, 226, `${size}: ${done.text}`);
+    const onDisk = await fs.readFile(path.join(srv.root, `f-${size}.bin`));
+    assert.equal(onDisk.length, size);
+    assert.equal(sha(onDisk), sha(data), `content of a ${size}-byte upload`);
+  }
+}));
+
+test('bytes sent before STOR, REST offsets and APPE keep their place', () => withSession(async ({ c, srv }) => {
+  const early = crypto.randomBytes(6 * MiB + 3);
+  assert.equal((await store(c, 'early.bin', early, { before: 200 * KiB })).code, 226);
+  assert.equal(sha(await fs.readFile(path.join(srv.root, 'early.bin'))), sha(early));
+
+  const base = crypto.randomBytes(10 * MiB);
+  await fs.writeFile(path.join(srv.root, 'rest.bin'), base);
+  const tail = crypto.randomBytes(5 * MiB + 11);
+  assert.equal((await c.cmd(`REST ${3 * MiB}`)).code, 350);
+  assert.equal((await store(c, 'rest.bin', tail)).code, 226);
+  const rest = await fs.readFile(path.join(srv.root, 'rest.bin'));
+  assert.equal(sha(rest), sha(Buffer.concat([base.subarray(0, 3 * MiB), tail])), 'prefix kept, tail replaced');
+
+  const more = crypto.randomBytes(4 * MiB + 1);
+  assert.equal((await store(c, 'rest.bin', more, { command: 'APPE' })).code, 226);
+  assert.equal(sha(await fs.readFile(path.join(srv.root, 'rest.bin'))), sha(Buffer.concat([rest, more])));
+}));
+
+test('an upload faster than the disk waits for it and still lands whole, in order', () => withSession(async ({ c, srv, disk }) => {
+  const data = crypto.randomBytes(40 * MiB + 17);
+  const done = await store(c, 'slow.bin', data, { piece: 8 * MiB });
+  assert.equal(done.code, 226, done.text);
+  assert.equal(sha(await fs.readFile(path.join(srv.root, 'slow.bin'))), sha(data));
+  assert.ok(disk.writes >= 10, `written in blocks (${disk.writes} writes)`);
+}, { diskDelayMs: 25 }));
+
+test('an upload cut by a reset gets 426 even when every byte arrived; what was written is a prefix; the session goes on', () => withSession(async ({ c, srv }) => {
+  const data = crypto.randomBytes(24 * MiB);
+  // The client resets while the server is behind on a slow disk. When the reset arrives with
+  // the last bytes still queued, libuv reports it as an end of stream after reading them; that
+  // must not pass for a complete upload. Timing decides which case a run meets: three tries.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const d = await c.passive('EPSV');
+    assert.equal((await c.cmd(`STOR cut-${attempt}.bin`)).code, 150);
+    d.write(data);
+    await sleep(300);
+    d.resetAndDestroy();
+    await assertCut(c, srv, `cut-${attempt}.bin`, data);
+  }
+  assert.equal((await c.cmd('NOOP')).code, 200);
+  const small = crypto.randomBytes(300 * KiB);
+  assert.equal((await store(c, 'after.bin', small)).code, 226);
+  assert.equal(sha(await fs.readFile(path.join(srv.root, 'after.bin'))), sha(small));
+}, { diskDelayMs: 40 }));
 
 /** Active mode: listen on loopback and tell the server with EPRT; then `accepted` is the server's connection. */
 async function activeData(c) {
@@ -144,34 +129,24 @@ async function activeData(c) {
   return { accepted };
 }
 
-test('active mode: uploads land byte for byte, and one cut by a reset gets 426', async () => {
-  let disk;
-  const srv = await startServer({ storage: () => (disk ??= new SlowDisk(srv.root, 40)) });
-  try {
-    const c = await RawClient.connect(srv.port);
-    await c.login(USER, PASSWORD);
-    await c.cmd('TYPE I');
-    const whole = crypto.randomBytes(9 * MiB + 5);
-    let data = await activeData(c);
-    assert.equal((await c.cmd('STOR active.bin')).code, 150);
-    let d = await data.accepted;
-    d.end(whole);
-    assert.equal((await c.read(30_000)).code, 226);
-    assert.equal(sha(await fs.readFile(path.join(srv.root, 'active.bin'))), sha(whole));
+test('active mode: uploads land byte for byte, and one cut by a reset gets 426', () => withSession(async ({ c, srv }) => {
+  const whole = crypto.randomBytes(9 * MiB + 5);
+  let data = await activeData(c);
+  assert.equal((await c.cmd('STOR active.bin')).code, 150);
+  let d = await data.accepted;
+  d.end(whole);
+  assert.equal((await c.read(30_000)).code, 226);
+  assert.equal(sha(await fs.readFile(path.join(srv.root, 'active.bin'))), sha(whole));
 
-    const big = crypto.randomBytes(24 * MiB);
-    for (let attempt = 0; attempt < 3; attempt++) {
-      data = await activeData(c);
-      assert.equal((await c.cmd(`STOR active-cut-${attempt}.bin`)).code, 150);
-      d = await data.accepted;
-      d.write(big);
-      await sleep(300);
-      d.resetAndDestroy();
-      const final = await c.read(30_000);
-      const onDisk = await fs.readFile(path.join(srv.root, `active-cut-${attempt}.bin`)).catch(() => Buffer.alloc(0));
-      assert.ok([426, 451].includes(final.code), `${final.code} ${final.text}; ${onDisk.length} of ${big.length} bytes on disk`);
-    }
-    assert.equal((await c.cmd('NOOP')).code, 200);
-    await c.cmd('QUIT');
-  } finally { await srv.stop(); }
-});
+  const big = crypto.randomBytes(24 * MiB);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    data = await activeData(c);
+    assert.equal((await c.cmd(`STOR active-cut-${attempt}.bin`)).code, 150);
+    d = await data.accepted;
+    d.write(big);
+    await sleep(300);
+    d.resetAndDestroy();
+    await assertCut(c, srv, `active-cut-${attempt}.bin`, big);
+  }
+  assert.equal((await c.cmd('NOOP')).code, 200);
+}, { diskDelayMs: 40 }));
