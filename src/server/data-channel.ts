@@ -1,7 +1,7 @@
 // Data connections: passive listeners from a port range, active connects, TLS on top, peer checks.
 import net from 'node:net';
-import { connectSteerable } from '../io/read-sink.js';
 import tls from 'node:tls';
+import { connectSteerable } from '../io/read-sink.js';
 import { normalizeIp } from '../protocol/address.js';
 
 export class DataChannelError extends Error {

@@ -13,16 +13,15 @@ export const FIELDS = 5;
 export interface LstatRequest { id: number; dir: string; names: string[] }
 export interface LstatResponse { id: number; stats: Float64Array }
 
-interface Pending { resolve: (stats: Float64Array | undefined) => void }
-
 let worker: Worker | undefined;
 /** Set once the thread could not start or died: everything then stays on the main thread. */
 let unavailable = os.availableParallelism() < 2;
-const pending = new Map<number, Pending>();
+/** Each request's resolve, by id. */
+const pending = new Map<number, (stats: Float64Array | undefined) => void>();
 let nextId = 1;
 
 function failAll() {
-  for (const p of pending.values()) p.resolve(undefined);
+  for (const resolve of pending.values()) resolve(undefined);
   pending.clear();
 }
 
@@ -31,11 +30,11 @@ function start(): Worker | undefined {
   try {
     const w = new Worker(new URL('./lstat-worker.js', import.meta.url));
     w.on('message', ({ id, stats }: LstatResponse) => {
-      const p = pending.get(id);
-      if (!p) return;
+      const resolve = pending.get(id);
+      if (!resolve) return;
       pending.delete(id);
       if (pending.size === 0) w.unref();
-      p.resolve(stats);
+      resolve(stats);
     });
     const lost = () => {
       unavailable = true;
@@ -67,7 +66,7 @@ export function lstatOnHelper(dir: string, names: string[]): Promise<Float64Arra
   if (!w) return Promise.resolve(undefined);
   const id = nextId++;
   return new Promise((resolve) => {
-    pending.set(id, { resolve });
+    pending.set(id, resolve);
     w.ref();
     const req: LstatRequest = { id, dir, names };
     w.postMessage(req);
