@@ -30,10 +30,16 @@ async function store(c, name, data, { piece = 1 * MiB, before = 0, command = 'ST
 
 /** Local storage whose writes take `delayMs` each: the socket outruns the disk. */
 class SlowDisk extends LocalStorage {
-  constructor(root, delayMs) { super(root); this.delayMs = delayMs; this.writes = 0; }
+  constructor(root, delayMs) { super(root); this.delayMs = delayMs; this.writes = 0; this.biggest = 0; }
   async openWriter(p, options) {
     const w = await super.openWriter(p, options);
-    return { start: w.start, close: () => w.close(), writev: async (b, pos) => { this.writes++; await sleep(this.delayMs); return w.writev(b, pos); } };
+    const writev = async (b, pos) => {
+      this.writes++;
+      this.biggest = Math.max(this.biggest, b.reduce((n, x) => n + x.length, 0));
+      await sleep(this.delayMs);
+      return w.writev(b, pos);
+    };
+    return { start: w.start, close: () => w.close(), writev };
   }
 }
 
@@ -100,6 +106,29 @@ test('an upload faster than the disk waits for it and still lands whole, in orde
   assert.equal(sha(await fs.readFile(path.join(srv.root, 'slow.bin'))), sha(data));
   assert.ok(disk.writes >= 10, `written in blocks (${disk.writes} writes)`);
 }, { diskDelayMs: 25 }));
+
+test('an upload that slows to a trickle and speeds up again lands whole, in writes of at most 4 MiB', () => withSession(async ({ c, srv, disk }) => {
+  const fast1 = crypto.randomBytes(12 * MiB + 3);
+  const slow = crypto.randomBytes(40 * 2 * KiB);
+  const fast2 = crypto.randomBytes(12 * MiB + 9);
+  const d = await c.passive('EPSV');
+  assert.equal((await c.cmd('STOR phases.bin')).code, 150);
+  const send = async (buf, piece, gapMs) => {
+    for (let off = 0; off < buf.length; off += piece) {
+      if (!d.write(buf.subarray(off, off + piece))) await new Promise((r) => d.once('drain', r));
+      if (gapMs) await sleep(gapMs);
+    }
+  };
+  // Block sizes follow the reads (big ones when data waits, small when it trickles in).
+  await send(fast1, MiB, 0);
+  await send(slow, 2 * KiB, 3);
+  await send(fast2, MiB, 0);
+  d.end();
+  const done = await c.read(60_000);
+  assert.equal(done.code, 226, done.text);
+  assert.equal(sha(await fs.readFile(path.join(srv.root, 'phases.bin'))), sha(Buffer.concat([fast1, slow, fast2])));
+  assert.ok(disk.biggest > 0 && disk.biggest <= 4 * MiB, `largest write ${disk.biggest} bytes`);
+}, { diskDelayMs: 2 }));
 
 test('an upload cut by a reset gets 426 even when every byte arrived; what was written is a prefix; the session goes on', () => withSession(async ({ c, srv }) => {
   const data = crypto.randomBytes(24 * MiB);
