@@ -107,6 +107,30 @@ test('an upload faster than the disk waits for it and still lands whole, in orde
   assert.ok(disk.writes >= 10, `written in blocks (${disk.writes} writes)`);
 }, { diskDelayMs: 25 }));
 
+test('parallel uploads on several sessions, again and again, each land whole (blocks are reused between transfers; the disk is slow, so some wait to be written)', () => withSession(async ({ srv }) => {
+  const sessions = await Promise.all(Array.from({ length: 6 }, async () => {
+    const s = await RawClient.connect(srv.port);
+    await s.login(USER, PASSWORD);
+    await s.cmd('TYPE I');
+    return s;
+  }));
+  try {
+    // No barrier between rounds: one session's upload starts while another's blocks wait for the disk.
+    await Promise.all(sessions.map(async (s, i) => {
+      for (let round = 0; round < 5; round++) {
+        const size = [4096, 300 * KiB, 17, 256 * KiB, 1 * MiB + 3, 90 * KiB][(i + round) % 6];
+        const data = crypto.randomBytes(size);
+        const name = `par-${round}-${i}.bin`;
+        const done = await store(s, name, data, { piece: 64 * KiB });
+        assert.equal(done.code, 226, done.text);
+        assert.equal(sha(await fs.readFile(path.join(srv.root, name))), sha(data), name);
+      }
+    }));
+  } finally {
+    await Promise.all(sessions.map((s) => s.cmd('QUIT').catch(() => {})));
+  }
+}, { diskDelayMs: 30 }));
+
 test('an upload that slows to a trickle and speeds up again lands whole, in writes of at most 4 MiB', () => withSession(async ({ c, srv, disk }) => {
   const fast1 = crypto.randomBytes(12 * MiB + 3);
   const slow = crypto.randomBytes(40 * 2 * KiB);
