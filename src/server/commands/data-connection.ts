@@ -41,7 +41,9 @@ async function epsv(s: Session, arg: string) {
     s.reply(200, 'EPSV ALL ok.');
     return;
   }
-  const family = net.isIPv6(s.localAddress) ? '2' : '1';
+  // localAddress is normalised (no ::ffff: prefix): a colon means IPv6. net.isIPv6 runs a long
+  // regular expression, once per transfer.
+  const family = s.localAddress.includes(':') ? '2' : '1';
   if (a !== '' && a !== '1' && a !== '2') throw new FtpReplyError(501, 'Syntax error in EPSV.');
   if (a !== '' && a !== family) throw new FtpReplyError(522, `Network protocol not supported, use (${family})`);
   const listener = await openPassive(s);
