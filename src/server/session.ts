@@ -61,7 +61,10 @@ export class Session {
   readonly id = nextSessionId++;
   socket: net.Socket;
   readonly remoteAddress: string;
-  readonly localAddress: string;
+  /** Set on first use (a getsockname call): most sessions that only log in never need it. */
+  private local: string | undefined;
+  /** The accepted TCP socket, under TLS too (this.socket becomes the TLS one). */
+  private readonly tcp: net.Socket;
   readonly startedAt = Date.now();
 
   /** Control connection protected by TLS (AUTH TLS done, or implicit FTPS). */
@@ -99,8 +102,8 @@ export class Session {
 
   constructor(readonly ctx: ServerContext, socket: net.Socket, implicitTls: boolean) {
     this.socket = socket;
+    this.tcp = socket;
     this.remoteAddress = normalizeIp(socket.remoteAddress ?? '');
-    this.localAddress = normalizeIp(socket.localAddress ?? '');
     this.secure = implicitTls;
     this.implicitTls = implicitTls;
     this.protection = implicitTls ? 'P' : 'C';
@@ -114,6 +117,16 @@ export class Session {
   }
 
   get log() { return this.ctx.logger; }
+
+  /** The address the client reached this server on; for passive listeners and active connects. */
+  get localAddress(): string {
+    if (this.local === undefined) {
+      const address = this.tcp.localAddress;
+      if (!address) throw new FtpReplyError(421, 'Connection closed.');
+      this.local = normalizeIp(address);
+    }
+    return this.local;
+  }
 
   /** What events and admin tools see of this session. */
   info() {
