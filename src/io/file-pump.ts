@@ -1,10 +1,17 @@
 // The binary transfer paths: file to data connection with two reused buffers, and data connection to file in large batches.
 import type net from 'node:net';
+import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { FileReader, FileWriter } from '../server/storage/storage.js';
 import { attachSink, detachSink, type ReadSink } from './read-sink.js';
 
 const CHUNK = 1024 * 1024;
+/**
+ * Under TLS, Node encrypts a whole write into its own buffer before the socket takes any of it:
+ * 64 KiB keeps that ciphertext in cache until it is copied out. FTPS downloads with curl as the
+ * client: 663-720 MB/s, against 537-619 with 1 MiB, 523-666 with 256 KiB and 382-608 with 16 KiB.
+ */
+const TLS_CHUNK = 64 * 1024;
 
 function write(socket: Duplex, data: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -34,7 +41,7 @@ export function finish(socket: Duplex, last?: Buffer): Promise<void> {
  */
 export async function pumpFile(reader: FileReader, start: number, socket: Duplex, signal: AbortSignal): Promise<number> {
   const size = Math.max(0, reader.size - start);
-  const chunk = Math.min(CHUNK, Math.max(size, 1));
+  const chunk = Math.min(socket instanceof tls.TLSSocket ? TLS_CHUNK : CHUNK, Math.max(size, 1));
   const buffers = [Buffer.allocUnsafe(chunk), Buffer.allocUnsafe(chunk)];
   let position = start;
   let sent = 0;
