@@ -72,6 +72,15 @@ async function walkRemote(client: FtpClient, dir: string, rel = ''): Promise<{ d
   return { dirs, files };
 }
 
+/**
+ * A local file's stat, or undefined when it is not there (or cannot be read). Direct, like the
+ * modification times set after each download: a thread-pool trip per file, one after another,
+ * cost 0.1-0.2 s before the first transfer of a 2,000-file folder.
+ */
+function statQuietly(file: string): fs.Stats | undefined {
+  try { return fs.statSync(file, { throwIfNoEntry: false }); } catch { return undefined; }
+}
+
 async function walkLocal(root: string, rel = ''): Promise<{ dirs: string[]; files: { rel: string; size: number; modified: Date }[] }> {
   const dirs: string[] = [];
   const files: { rel: string; size: number; modified: Date }[] = [];
@@ -83,8 +92,9 @@ async function walkLocal(root: string, rel = ''): Promise<{ dirs: string[]; file
       dirs.push(...sub.dirs);
       files.push(...sub.files);
     } else if (e.isFile()) {
-      const st = await fsp.stat(path.join(root, r));
-      files.push({ rel: r, size: st.size, modified: st.mtime });
+      // Direct (see statQuietly); a file gone since the readdir is left out, not an error.
+      const st = statQuietly(path.join(root, r));
+      if (st) files.push({ rel: r, size: st.size, modified: st.mtime });
     }
   }
   return { dirs, files };
@@ -108,7 +118,7 @@ export async function mirrorDown(client: FtpClient, connect: () => Promise<FtpCl
   const tasks: Task[] = [];
   for (const f of remote.files) {
     const local = path.join(localDir, f.rel);
-    const st = await fsp.stat(local).catch(() => undefined);
+    const st = statQuietly(local);
     if (st && unchanged(f.size, f.modified, st.size, st.mtime)) { result.skipped++; options.onFile?.({ path: f.rel, action: 'skip' }); continue; }
     // A shorter local file left by an interrupted run is continued, not fetched again.
     const offset = st && canResume && st.size < f.size ? st.size : 0;
