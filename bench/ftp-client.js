@@ -214,12 +214,16 @@ export class BenchClient {
 /** Count a download's bytes: through the shared sink for plain sockets, 'data' events under TLS. */
 function drain(data) {
   return new Promise((resolve, reject) => {
+    const sunk = data.counted !== undefined;
     let n = 0;
-    const total = () => (data.counted === undefined ? n : data.counted);
-    // A sink-read socket reads from the start: a small file can be in and closed before the
-    // reply that lets us get here has been parsed.
-    if (data.counted !== undefined && (data.readableEnded || data.destroyed)) { resolve(data.counted); return; }
-    if (data.counted === undefined) data.on('data', (c) => { n += c.length; });
+    const total = () => (sunk ? data.counted : n);
+    if (sunk) {
+      // A sink-read socket reads from the start: a small file can be in and closed before the
+      // reply that lets us get here has been parsed.
+      if (data.readableEnded || data.destroyed) { resolve(total()); return; }
+    } else {
+      data.on('data', (c) => { n += c.length; });
+    }
     data.once('end', () => resolve(total()));
     data.once('error', reject);
     data.once('close', () => resolve(total()));

@@ -362,17 +362,17 @@ export class Session {
     const setup = this.data;
     if (!setup) throw new FtpReplyError(425, 'Use PORT, PASV, EPRT or EPSV first.');
     const t = this.ctx.options.timeouts;
+    // A plain upload reads into the transfer's own blocks (io/read-sink.ts).
+    const steer = inbound && this.protection !== 'P';
     let raw: net.Socket;
     if (setup.kind === 'passive') {
       raw = await setup.listener.accept(t.dataConnect);
-      // A plain upload reads into the transfer's own blocks (io/read-sink.ts).
-      if (inbound && this.protection !== 'P') {
+      if (steer) {
         const steerable = steerableSocket(raw);
         if (steerable !== raw) { steerable.on('error', () => {}); raw = steerable; }
       }
     } else {
-      raw = await connectActive(setup.host, setup.port, this.localAddress || undefined, t.dataConnect,
-        inbound && this.protection !== 'P');
+      raw = await connectActive(setup.host, setup.port, this.localAddress, t.dataConnect, steer);
     }
     raw.setTimeout(t.dataStall, () => raw.destroy(new Error('data connection stalled')));
     if (this.protection !== 'P') return raw;
