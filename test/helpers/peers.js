@@ -232,8 +232,10 @@ export async function startPeer(name, opts = {}) {
   }
   const tls = opts.tls ? await selfSigned(dir) : undefined;
   const port = await freePort();
-  // Benchmarks ask for more sessions and a wider passive range than tests need.
-  const range = await freeRange(opts.passivePorts ?? 20);
+  // 100 passive ports: every data connection a server closes holds its port in TIME_WAIT for a
+  // minute, and ProFTPD cannot bind such a port again; with 20, the interop suite's many
+  // transfers used them all up and ProFTPD answered an EPSV with "425 Address already in use".
+  const range = await freeRange(opts.passivePorts ?? 100);
   const maxSessions = opts.maxSessions ?? 2000;
   const { cmd, args } = await configs[name]({ dir, root, port, range, tls, account, maxSessions });
   const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
