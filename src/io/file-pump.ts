@@ -180,6 +180,11 @@ function watchEnding(socket: Duplex, signal: AbortSignal, hooks: { atEnd?: () =>
   socket.once('error', onError);
   socket.once('close', onClose);
   signal.addEventListener('abort', onAbort, { once: true });
+  // A TLS socket reads from its handshake on: an empty upload can have ended, or closed, before
+  // the transfer got here, and those events do not come again.
+  if (socket.readableEnded || socket.destroyed) {
+    process.nextTick(() => { if (!e.settled) (socket.readableEnded ? onEnd : onClose)(); });
+  }
   return e;
 }
 

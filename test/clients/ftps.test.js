@@ -51,6 +51,19 @@ test('curl explicit FTPS (--ssl-reqd): upload, download, listing over PROT P', a
   assert.match(ls.text, / tls\.bin\r?$/m);
 });
 
+test('curl explicit FTPS: empty and one-byte uploads, again and again (the upload can end before the transfer starts reading)', async () => {
+  const base = `ftp://127.0.0.1:${srv.port}`;
+  for (const [name, body] of [['empty.bin', ''], ['one.bin', 'x']]) {
+    const local = path.join(tmp, name);
+    await fs.writeFile(local, body);
+    for (let i = 0; i < 8; i++) {
+      const up = await run('curl', ['-sS', '--max-time', '20', '--ssl-reqd', '-k', ...curlAuth, '-T', local, `${base}/${i}-${name}`]);
+      assert.equal(up.status, 0, `${name} #${i}: ${up.stderr}`);
+      assert.equal(await fs.readFile(path.join(srv.root, `${i}-${name}`), 'utf8'), body);
+    }
+  }
+});
+
 test('curl implicit FTPS (ftps://)', async () => {
   await fs.writeFile(path.join(srv.root, 'implicit.txt'), 'over implicit TLS');
   const r = await run('curl', ['-sS', '--max-time', '60', '-k', ...curlAuth, `ftps://127.0.0.1:${srv.implicitTlsPort}/implicit.txt`]);
