@@ -1,5 +1,6 @@
 // Plain TCP sockets whose reads can be steered into caller-owned blocks (Node's onread), for transfers into files.
 import net from 'node:net';
+import { Duplex } from 'node:stream';
 
 /**
  * Where reads go while a sink is attached. Why: read through 'data' events, every socket read
@@ -79,4 +80,48 @@ export function attachSink(socket: unknown, sink: ReadSink): boolean {
 export function detachSink(socket: unknown): void {
   const state = states.get(socket as net.Socket);
   if (state) state.sink = undefined;
+}
+
+/** Reads land in a slab of this size; a slab with less than MIN_READ left is replaced. */
+const SLAB = 1024 * 1024;
+const MIN_READ = 64 * 1024;
+
+/**
+ * A Duplex over a steerable socket whose reads land in 1 MiB slabs, for a TLS socket to wrap when
+ * it receives a transfer. Read by itself, a TLS socket takes at most 64 KiB per read (26,700 reads
+ * for 1 GiB uploaded), each into fresh memory: on this VM the page faults and window updates cost
+ * the server more than the decryption (2.5-3.0 s of CPU per GiB). The TLS socket copies what it is
+ * given at once, so while nothing is left buffered here one slab serves every read (1.9-2.2 s per
+ * GiB, FTPS uploads 450-560 -> 630-650 MB/s). Writes, end and destroy go to the socket. Undefined
+ * when the socket is not steerable.
+ */
+export function slabReader(socket: net.Socket): Duplex | undefined {
+  let slab = Buffer.allocUnsafe(SLAB);
+  let used = 0;
+  const d = new Duplex({
+    read: () => { socket.resume(); },
+    write: (chunk: Buffer, _enc, cb) => { socket.write(chunk, cb); },
+    final: (cb) => { socket.end(cb); },
+    destroy: (err, cb) => { socket.destroy(err ?? undefined); cb(err); },
+  });
+  const sink: ReadSink = {
+    next: () => {
+      if (SLAB - used < MIN_READ) { slab = Buffer.allocUnsafe(SLAB); used = 0; }
+      return slab.subarray(used);
+    },
+    data: (n, buf) => {
+      // The first read after attaching can still land in the shared scratch buffer.
+      if (buf.buffer !== slab.buffer || buf.byteOffset !== slab.byteOffset + used) return d.push(Buffer.from(buf.subarray(0, n)));
+      const more = d.push(slab.subarray(used, used + n));
+      // Taken at once: the same memory serves the next read. Still buffered (the reader is
+      // paused): it stays untouched, and the next read goes after it.
+      if (d.readableLength === 0) used = 0; else used += n;
+      return more;
+    },
+  };
+  if (!attachSink(socket, sink)) return undefined;
+  socket.on('end', () => d.push(null));
+  socket.on('error', (err) => d.destroy(err));
+  socket.on('close', () => d.destroy());
+  return d;
 }

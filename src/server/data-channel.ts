@@ -1,6 +1,7 @@
 // Data connections: passive listeners from a port range, active connects, TLS on top, peer checks.
 import net from 'node:net';
 import tls from 'node:tls';
+import type { Duplex } from 'node:stream';
 import { connectSteerable } from '../io/read-sink.js';
 import { normalizeIp } from '../protocol/address.js';
 
@@ -196,7 +197,7 @@ export function connectActive(host: string, port: number, localAddress: string |
 }
 
 /** Run the server side of a TLS handshake on a data connection (PROT P). */
-export function secureDataSocket(raw: net.Socket, context: tls.SecureContext, timeoutMs: number,
+export function secureDataSocket(raw: Duplex, context: tls.SecureContext, timeoutMs: number,
   requireReuse: boolean): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
     const t = new tls.TLSSocket(raw, { isServer: true, secureContext: context });

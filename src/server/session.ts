@@ -12,7 +12,7 @@ import { StorageError, type Storage } from './storage/storage.js';
 import type { Account } from './auth/authenticator.js';
 import type { Permission } from './permissions.js';
 import { PassiveListener, connectActive, secureDataSocket, DataChannelError } from './data-channel.js';
-import { steerableSocket } from '../io/read-sink.js';
+import { slabReader, steerableSocket } from '../io/read-sink.js';
 import { COMMANDS } from './commands/index.js';
 import { TokenBucket } from './policy/rate-limit.js';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -362,8 +362,9 @@ export class Session {
     const setup = this.data;
     if (!setup) throw new FtpReplyError(425, 'Use PORT, PASV, EPRT or EPSV first.');
     const t = this.ctx.options.timeouts;
-    // A plain upload reads into the transfer's own blocks (io/read-sink.ts).
-    const steer = inbound && this.protection !== 'P';
+    // A plain upload reads into the transfer's own blocks, a TLS one into slabs under the TLS
+    // socket (io/read-sink.ts).
+    const steer = inbound;
     let raw: net.Socket;
     if (setup.kind === 'passive') {
       raw = await setup.listener.accept(t.dataConnect);
@@ -378,7 +379,8 @@ export class Session {
     if (this.protection !== 'P') return raw;
     const context = this.ctx.tlsContext();
     if (!context) throw new FtpReplyError(425, 'TLS not configured.');
-    const secured = await secureDataSocket(raw, context, t.dataConnect, this.ctx.options.requireTlsSessionReuse);
+    const under = (steer && slabReader(raw)) || raw;
+    const secured = await secureDataSocket(under, context, t.dataConnect, this.ctx.options.requireTlsSessionReuse);
     secured.setTimeout(t.dataStall, () => secured.destroy(new Error('data connection stalled')));
     return secured;
   }

@@ -6,7 +6,9 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import tls from 'node:tls';
 import { LocalStorage } from '../../dist/index.js';
+import { selfSignedCertificate } from '../../dist/server/certificates.js';
 import { startServer, USER, PASSWORD } from '../helpers/server.js';
 import { RawClient } from '../helpers/raw-client.js';
 
@@ -202,4 +204,85 @@ test('active mode: uploads land byte for byte, and one cut by a reset gets 426',
     await assertCut(c, srv, `active-cut-${attempt}.bin`, big);
   }
   assert.equal((await c.cmd('NOOP')).code, 200);
+}, { diskDelayMs: 40 }));
+
+// ---- TLS (PROT P): the TLS socket reads through a slab reader (io/read-sink.ts) ----
+
+let cert;
+/** A logged-in session with PROT P over a server with TLS (on a SlowDisk when `diskDelayMs`). */
+async function withTlsSession(fn, { diskDelayMs } = {}) {
+  cert ??= await selfSignedCertificate();
+  let disk;
+  const srv = await startServer({ tls: cert, ...(diskDelayMs === undefined ? {} : { storage: () => (disk ??= new SlowDisk(srv.root, diskDelayMs)) }) });
+  try {
+    const c = await RawClient.connect(srv.port);
+    const control = await c.startTls();
+    await c.login(USER, PASSWORD);
+    for (const cmd of ['TYPE I', 'PBSZ 0', 'PROT P']) assert.equal((await c.cmd(cmd)).code, 200, cmd);
+    await fn({ c, srv, disk, session: () => control.getSession() });
+    await c.cmd('QUIT');
+  } finally { await srv.stop(); }
+}
+
+/** TLS on a data connection after 150, resuming the control session. */
+function secure(raw, session) {
+  return new Promise((resolve, reject) => {
+    const t = tls.connect({ socket: raw, session, rejectUnauthorized: false });
+    t.once('secureConnect', () => resolve(t));
+    t.once('error', reject);
+  });
+}
+
+/** STOR `data` over TLS in `piece`-sized writes; resolves with the final reply. */
+async function storeTls(c, session, name, data, { piece = MiB, raw } = {}) {
+  const plain = raw ?? await c.passive('EPSV');
+  const first = await c.cmd(`STOR ${name}`);
+  assert.equal(first.code, 150, first.text);
+  const d = await secure(await plain, session());
+  for (let off = 0; off < data.length; off += piece) {
+    if (!d.write(data.subarray(off, Math.min(data.length, off + piece)))) await new Promise((r) => d.once('drain', r));
+  }
+  d.end();
+  return c.read(60_000);
+}
+
+test('TLS uploads arrive byte for byte at every size, passive and active', () => withTlsSession(async ({ c, srv, session }) => {
+  const sizes = [0, 1, 16 * KiB - 1, 16 * KiB + 1, 64 * KiB, MiB - 1, MiB + 1, 5 * MiB + 3];
+  for (const size of sizes) {
+    const data = crypto.randomBytes(size);
+    const done = await storeTls(c, session, `t-${size}.bin`, data, { piece: size > MiB ? 3 * MiB + 5 : 4093 });
+    assert.equal(done.code, 226, `${size}: ${done.text}`);
+    assert.equal(sha(await fs.readFile(path.join(srv.root, `t-${size}.bin`))), sha(data), `${size} bytes`);
+  }
+  const whole = crypto.randomBytes(3 * MiB + 7);
+  const active = await activeData(c);
+  const done = await storeTls(c, session, 'active.bin', whole, { raw: active.accepted });
+  assert.equal(done.code, 226, done.text);
+  assert.equal(sha(await fs.readFile(path.join(srv.root, 'active.bin'))), sha(whole));
+}));
+
+test('a TLS upload faster than the disk is held back, lands whole, and the next one too', () => withTlsSession(async ({ c, srv, disk, session }) => {
+  // 2 ms a write and 24 MiB: the upload pauses while 16 MiB wait, so read data stays buffered.
+  for (const name of ['slow-1.bin', 'slow-2.bin']) {
+    const data = crypto.randomBytes(24 * MiB + 11);
+    const done = await storeTls(c, session, name, data, { piece: 4 * MiB });
+    assert.equal(done.code, 226, done.text);
+    assert.equal(sha(await fs.readFile(path.join(srv.root, name))), sha(data), name);
+  }
+  assert.ok(disk.writes >= 2, `${disk.writes} writes`);
+}, { diskDelayMs: 40 }));
+
+test('a TLS upload cut by a reset fails, keeps a prefix, and the session goes on', () => withTlsSession(async ({ c, srv, session }) => {
+  const data = crypto.randomBytes(24 * MiB);
+  const plain = await c.passive('EPSV');
+  assert.equal((await c.cmd('STOR cut.bin')).code, 150);
+  const d = await secure(plain, session());
+  d.write(data);
+  await sleep(200);
+  plain.resetAndDestroy();
+  await assertCut(c, srv, 'cut.bin', data);
+  assert.equal((await c.cmd('NOOP')).code, 200);
+  const small = crypto.randomBytes(300 * KiB);
+  assert.equal((await storeTls(c, session, 'after.bin', small)).code, 226);
+  assert.equal(sha(await fs.readFile(path.join(srv.root, 'after.bin'))), sha(small));
 }, { diskDelayMs: 40 }));
