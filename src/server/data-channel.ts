@@ -202,14 +202,26 @@ export function secureDataSocket(raw: Duplex, context: tls.SecureContext, timeou
   return new Promise((resolve, reject) => {
     const t = new tls.TLSSocket(raw, { isServer: true, secureContext: context });
     const timer = setTimeout(() => fail('TLS handshake on data connection timed out'), timeoutMs);
+    let settled = false;
     function fail(msg: string) {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       t.destroy();
       raw.destroy();
       reject(new DataChannelError(425, msg));
     }
+    // A connection that ends or closes before the handshake is done will not finish it. Over a
+    // Duplex (io/read-sink.ts slabReader) a reset reaches the TLS socket only as a close: Node
+    // reports errors of a wrapped stream through 'error' only once the socket is handed over.
+    const gone = () => fail('TLS handshake on data connection failed');
+    t.once('end', gone);
+    t.once('close', gone);
     t.once('secure', () => {
       clearTimeout(timer);
+      t.off('end', gone);
+      t.off('close', gone);
+      if (settled) return;
       t.removeAllListeners('error');
       // Transfers see failures through their streams; a reset after the transfer must not go unhandled.
       t.on('error', () => {});

@@ -244,3 +244,31 @@ test('listing over TLS from a raw client: data TLS ends with close_notify', asyn
   assert.equal((await c.read()).code, 226);
   c.close();
 });
+
+test('a data connection that ends, resets or talks nonsense instead of its TLS handshake gets 425 at once, for downloads and uploads', async () => {
+  // The handshake timeout is long here: a 425 that waits for it fails the check below.
+  const s2 = await startServer({ tls: cert, timeouts: { dataConnect: 20_000 } });
+  try {
+    await fs.writeFile(path.join(s2.root, 'f.bin'), 'hello');
+    const c = await RawClient.connect(s2.port);
+    await c.startTls();
+    await c.login(USER, PASSWORD);
+    for (const cmd of ['TYPE I', 'PBSZ 0', 'PROT P']) assert.equal((await c.cmd(cmd)).code, 200, cmd);
+    for (const how of ['end', 'reset', 'garbage']) {
+      for (const cmd of ['RETR f.bin', 'STOR up.bin']) {
+        const d = await c.passive('EPSV');
+        assert.equal((await c.cmd(cmd)).code, 150);
+        const t0 = Date.now();
+        if (how === 'end') d.end(); else if (how === 'reset') d.resetAndDestroy(); else d.write(Buffer.alloc(100, 7));
+        const r = await c.read(30_000);
+        assert.equal(r.code, 425, `${how} ${cmd}: ${r.text}`);
+        assert.ok(Date.now() - t0 < 10_000, `${how} ${cmd}: 425 after ${Date.now() - t0} ms`);
+        d.destroy();
+      }
+    }
+    assert.equal((await c.cmd('NOOP')).code, 200);
+    c.close();
+  } finally {
+    await s2.stop();
+  }
+});
