@@ -381,6 +381,8 @@ export class Session {
     if (!context) throw new FtpReplyError(425, 'TLS not configured.');
     const under = (steer && slabReader(raw)) || raw;
     const secured = await secureDataSocket(under, context, t.dataConnect, this.ctx.options.requireTlsSessionReuse);
+    // It takes half-open from the Duplex; as over the TCP socket itself, it ends once the client has.
+    if (under !== raw) secured.allowHalfOpen = false;
     secured.setTimeout(t.dataStall, () => secured.destroy(new Error('data connection stalled')));
     return secured;
   }
