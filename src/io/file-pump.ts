@@ -294,25 +294,29 @@ function pumpBlocksToFile(socket: Duplex, writer: FileWriter, start: number, sig
     fill = 0;
     current = take();
   };
+  const count = (n: number) => { received += n; onBytes?.(n); };
+  /** After a read that queued something: write it, and pause while two blocks wait for the disk. */
+  const queued = () => {
+    pump();
+    if (canTake()) return true;
+    // Stop reading (into the empty current block) until a block is back.
+    paused = true;
+    return false;
+  };
   const sink: ReadSink = {
     next: () => current.subarray(fill),
-    data: (n, buf) => {
-      received += n;
-      onBytes?.(n);
-      if (buf.buffer !== current.buffer || buf.byteOffset !== current.byteOffset + fill) {
-        // The first read after attaching can still land in the shared scratch buffer.
-        queue.push({ chunk: Buffer.from(buf.subarray(0, n)) });
-      } else {
-        fill += n;
-        reads++;
-        if (fill < current.length) return true;
-        submitCurrent();
-      }
-      pump();
-      if (canTake()) return true;
-      // Two blocks wait for the disk: stop reading (into the empty current block) until one is back.
-      paused = true;
-      return false;
+    data: (n) => {
+      count(n);
+      fill += n;
+      reads++;
+      if (fill < current.length) return true;
+      submitCurrent();
+      return queued();
+    },
+    copied: (chunk) => {
+      count(chunk.length);
+      queue.push({ chunk });
+      return queued();
     },
   };
   if (!attachSink(socket, sink)) { keepSpare(current); return undefined; }

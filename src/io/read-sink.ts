@@ -12,8 +12,13 @@ import { Duplex } from 'node:stream';
 export interface ReadSink {
   /** The free memory the next read fills. */
   next(): Buffer;
-  /** `n` bytes were read into the start of `buf` (a buffer from next(), or not: see below); false pauses reading. */
-  data(n: number, buf: Buffer): boolean;
+  /** `n` bytes were read into the start of the memory next() last gave; false pauses reading. */
+  data(n: number): boolean;
+  /**
+   * A read that landed elsewhere (the socket asked for its buffer before the sink was attached),
+   * copied out; false pauses reading.
+   */
+  copied(chunk: Buffer): boolean;
 }
 
 /** Reads while no sink is attached are copied out at once, so one buffer serves every socket. */
@@ -24,11 +29,21 @@ const states = new WeakMap<net.Socket, SinkState>();
 
 interface HandleCarrier { _handle?: { useUserBuffer?: unknown } | null }
 
-/** The onread hook behind a steerable socket: the sink's memory when attached, else copies into 'data'. */
+/**
+ * The onread hook behind a steerable socket: the sink's memory when attached, else copies into
+ * 'data'. Node asks for the next read's buffer right after each read, so the read after a sink is
+ * attached still lands in the scratch buffer: `from` says whose memory a read landed in.
+ */
 function hook(state: SinkState) {
+  let from: ReadSink | undefined;
   return {
-    buffer: () => state.sink?.next() ?? SCRATCH,
-    callback: (n: number, buf: Buffer) => (state.sink ? state.sink.data(n, buf) : state.socket!.push(Buffer.from(buf.subarray(0, n)))),
+    buffer: () => { from = state.sink; return from?.next() ?? SCRATCH; },
+    callback: (n: number, buf: Buffer) => {
+      const sink = state.sink;
+      if (sink && sink === from) return sink.data(n);
+      const chunk = Buffer.from(buf.subarray(0, n));
+      return sink ? sink.copied(chunk) : state.socket!.push(chunk);
+    },
   };
 }
 
@@ -66,7 +81,7 @@ export function connectSteerable(options: net.TcpNetConnectOpts): net.Socket {
 /**
  * Steer `socket`'s reads into `sink` (true), or false when the socket is not steerable or has
  * data waiting in its stream already. The first read after attaching may still land in the
- * shared scratch buffer: sink.data gets it with that buffer, and must copy it out at once.
+ * shared scratch buffer: the sink gets a copy of it through copied().
  */
 export function attachSink(socket: unknown, sink: ReadSink): boolean {
   const state = states.get(socket as net.Socket);
@@ -109,15 +124,14 @@ export function slabReader(socket: net.Socket): Duplex | undefined {
       if (SLAB - used < MIN_READ) { slab = Buffer.allocUnsafe(SLAB); used = 0; }
       return slab.subarray(used);
     },
-    data: (n, buf) => {
-      // The first read after attaching can still land in the shared scratch buffer.
-      if (buf.buffer !== slab.buffer || buf.byteOffset !== slab.byteOffset + used) return d.push(Buffer.from(buf.subarray(0, n)));
+    data: (n) => {
       const more = d.push(slab.subarray(used, used + n));
       // Taken at once: the same memory serves the next read. Still buffered (the reader is
       // paused): it stays untouched, and the next read goes after it.
       if (d.readableLength === 0) used = 0; else used += n;
       return more;
     },
+    copied: (chunk) => d.push(chunk),
   };
   if (!attachSink(socket, sink)) return undefined;
   socket.on('end', () => d.push(null));
