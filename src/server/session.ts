@@ -362,24 +362,23 @@ export class Session {
     const setup = this.data;
     if (!setup) throw new FtpReplyError(425, 'Use PORT, PASV, EPRT or EPSV first.');
     const t = this.ctx.options.timeouts;
-    // A plain upload reads into the transfer's own blocks, a TLS one into slabs under the TLS
-    // socket (io/read-sink.ts).
-    const steer = inbound;
+    // An upload's connection is steerable: a plain one reads into the transfer's own blocks, a
+    // TLS one into a slab under the TLS socket (io/read-sink.ts).
     let raw: net.Socket;
     if (setup.kind === 'passive') {
       raw = await setup.listener.accept(t.dataConnect);
-      if (steer) {
+      if (inbound) {
         const steerable = steerableSocket(raw);
         if (steerable !== raw) { steerable.on('error', () => {}); raw = steerable; }
       }
     } else {
-      raw = await connectActive(setup.host, setup.port, this.localAddress, t.dataConnect, steer);
+      raw = await connectActive(setup.host, setup.port, this.localAddress, t.dataConnect, inbound);
     }
     raw.setTimeout(t.dataStall, () => raw.destroy(new Error('data connection stalled')));
     if (this.protection !== 'P') return raw;
     const context = this.ctx.tlsContext();
     if (!context) throw new FtpReplyError(425, 'TLS not configured.');
-    const under = (steer && slabReader(raw)) || raw;
+    const under = (inbound && slabReader(raw)) || raw;
     const secured = await secureDataSocket(under, context, t.dataConnect, this.ctx.options.requireTlsSessionReuse);
     // It takes half-open from the Duplex; as over the TCP socket itself, it ends once the client has.
     if (under !== raw) secured.allowHalfOpen = false;
