@@ -33,6 +33,9 @@ function write(socket: Duplex, data: Buffer): Promise<void> {
 
 /** End the data connection (after `last`, if given); resolves once every byte is with the kernel. */
 export function finish(socket: Duplex, last?: Buffer): Promise<void> {
+  // Already closed (ABOR, a reset): its 'close' has gone by and end() would never call back. Node
+  // reports writes cut short by destroy() as done, so nothing else says the bytes did not all go.
+  if (socket.destroyed) return Promise.reject(new Error('data connection closed'));
   return new Promise((resolve, reject) => {
     const fail = (err?: Error) => { cleanup(); reject(err ?? new Error('data connection closed')); };
     const onClose = () => fail();
@@ -70,6 +73,7 @@ export async function pumpFile(reader: FileReader, start: number, socket: Duplex
     const n = await reader.read(buf, chunk, position);
     eager = written ? eager + 1 : 0;
     await inFlight;
+    if (signal.aborted) throw new Error('aborted');
     if (n === 0) break;
     position += n;
     sent += n;

@@ -5,7 +5,9 @@ import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import net from 'node:net';
 import { LocalStorage } from '../../dist/index.js';
+import { finish } from '../../dist/io/file-pump.js';
 import { startServer, USER, PASSWORD } from '../helpers/server.js';
 import { RawClient, collect } from '../helpers/raw-client.js';
 
@@ -83,3 +85,74 @@ test('a slow client keeps 1 MiB chunks and still gets every byte', () => withSer
   assert.equal((await c.read(30_000)).code, 226);
   assert.ok(disk().biggest <= MiB, `largest read ${disk().biggest} bytes`);
 }));
+
+/** Local storage whose read at the end of a file waits until the test opens the gate. */
+class HeldEnd extends LocalStorage {
+  constructor(root) { super(root); this.reset(); }
+  reset() {
+    this.atEnd = new Promise((resolve) => { this.reachedEnd = resolve; });
+    this.gate = new Promise((resolve) => { this.open = resolve; });
+  }
+  async openReader(p) {
+    const r = await super.openReader(p);
+    const read = async (buffer, length, position) => {
+      if (position >= r.size) { this.reachedEnd(); await this.gate; }
+      return r.read(buffer, length, position);
+    };
+    return { size: r.size, read, close: () => r.close() };
+  }
+}
+
+// ABOR while the read that finds the end of the file is at the disk: Node reports writes on a
+// destroyed socket as done, so the transfer reached its end, waited for a socket that had already
+// closed, and the session never answered again.
+test('ABOR while the last read is at the disk: 426 then 226, and the session goes on', async () => {
+  let disk;
+  const srv = await startServer({ storage: () => (disk ??= new HeldEnd(srv.root)) });
+  try {
+    const c = await RawClient.connect(srv.port);
+    await c.login(USER, PASSWORD);
+    await c.cmd('TYPE I');
+    const data = crypto.randomBytes(3 * MiB + 5);
+    await fs.writeFile(path.join(srv.root, 'held.bin'), data);
+    const d = await c.passive('EPSV');
+    d.on('error', () => {});
+    const closed = new Promise((resolve) => d.once('close', resolve));
+    d.resume();
+    assert.equal((await c.cmd('RETR held.bin')).code, 150);
+    await disk.atEnd;
+    c.writeRaw('ABOR\r\n');
+    await closed; // the server destroys the data connection at once
+    disk.open();
+    assert.equal((await c.read()).code, 426);
+    assert.equal((await c.read()).code, 226);
+    // Nothing is left over, and the next transfer works.
+    assert.equal((await c.cmd('NOOP')).code, 200);
+    disk.reset();
+    disk.open();
+    const e = await c.passive('EPSV');
+    const got = collect(e);
+    assert.equal((await c.cmd('RETR held.bin')).code, 150);
+    assert.equal(sha(await got), sha(data));
+    assert.equal((await c.read()).code, 226);
+    await c.cmd('QUIT');
+  } finally { await srv.stop(); }
+});
+
+test('ending a data connection that has already closed fails at once instead of waiting for ever', async () => {
+  const server = net.createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const accepted = new Promise((resolve) => server.once('connection', resolve));
+    const client = net.connect(server.address().port, '127.0.0.1');
+    client.on('error', () => {});
+    const socket = await accepted;
+    for (const s of [socket, client]) s.setTimeout(10_000, () => s.destroy());
+    await new Promise((resolve) => { socket.write(Buffer.alloc(1000), resolve); });
+    socket.destroy();
+    await new Promise((resolve) => socket.once('close', resolve));
+    await assert.rejects(finish(socket), /closed/);
+    await assert.rejects(finish(socket, Buffer.from('last')), /closed/);
+    client.destroy();
+  } finally { server.close(); }
+});
