@@ -11,6 +11,7 @@ import {
 import { resolveVirtual, quotePath, unquotePath } from '../../dist/protocol/path.js';
 import { formatListLine, formatTimeVal, parseTimeVal, formatMlsxLine, selectFacts, MLST_FACTS } from '../../dist/protocol/listing.js';
 import { LfToCrlf, CrlfToLf } from '../../dist/protocol/ascii.js';
+import { globMatch, MAX_GLOB } from '../../dist/protocol/glob.js';
 
 test('replies: single and multi-line format, parsed back whole', () => {
   assert.equal(formatReply(200, 'OK'), '200 OK\r\n');
@@ -163,4 +164,34 @@ test('TYPE A transforms are exact across chunk boundaries and inverse of each ot
     const back = await through(CrlfToLf, [wire.subarray(0, 7), wire.subarray(7)]);
     assert.deepEqual(back, Buffer.concat(lfOnly));
   }), { numRuns: 200 });
+});
+
+test('wildcards: * and ? match as a regular expression would, on any names', () => {
+  const reference = (pattern, name) => new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 's').test(name);
+  const text = (chars, max) => fc.array(fc.constantFrom(...chars), { maxLength: max }).map((a) => a.join(''));
+  fc.assert(fc.property(text(['a', 'b', '*', '?', '.'], 12), text(['a', 'b', '.', '*', '?'], 16), (pattern, name) => {
+    assert.equal(globMatch(pattern, name), reference(pattern, name), `${JSON.stringify(pattern)} ~ ${JSON.stringify(name)}`);
+  }), { numRuns: 5000 });
+  for (const [pattern, name, want] of [['*.txt', 'notes.txt', true], ['*.txt', 'notes.txt.bak', false], ['IMG_????.jpg', 'IMG_0042.jpg', true],
+    ['IMG_????.jpg', 'IMG_042.jpg', false], ['*', '', true], ['', '', true], ['?', '', false], ['a**b', 'ab', true], ['é*', 'été', true]]) {
+    assert.equal(globMatch(pattern, name), want, `${pattern} ~ ${name}`);
+  }
+});
+
+test('wildcards: patterns built to make a backtracking matcher explode are answered in bounded steps', () => {
+  const name = 'a'.repeat(255);
+  // Counting work, not timing it: a pattern of MAX_GLOB characters against a 255-character name
+  // must not take more comparisons than name length x pattern length.
+  let calls = 0;
+  const counted = new Proxy(String.prototype.charCodeAt, { apply: (f, self, args) => { calls++; return Reflect.apply(f, self, args); } });
+  const original = String.prototype.charCodeAt;
+  for (const pattern of ['*?'.repeat(MAX_GLOB / 2 - 1) + '!', '*a'.repeat(MAX_GLOB / 2 - 1) + 'b', '*' + 'a'.repeat(MAX_GLOB - 2) + 'b', 'a*'.repeat(MAX_GLOB / 2 - 1) + 'b']) {
+    calls = 0;
+    String.prototype.charCodeAt = counted;
+    let matched;
+    try { matched = globMatch(pattern, name); } finally { String.prototype.charCodeAt = original; }
+    assert.equal(matched, false);
+    assert.ok(calls > 0, 'the steps were counted');
+    assert.ok(calls <= 4 * name.length * pattern.length, `${pattern.slice(0, 12)}...: ${calls} steps`);
+  }
 });

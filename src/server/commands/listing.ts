@@ -2,6 +2,7 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { formatListLine, formatMlsxLine, mlstFeatLine, type FileInfo, type PermissionView } from '../../protocol/listing.js';
+import { globMatch, hasWildcards, MAX_GLOB } from '../../protocol/glob.js';
 import { virtualBasename, virtualParent } from '../../protocol/path.js';
 import { FtpReplyError } from '../errors.js';
 import type { Session } from '../session.js';
@@ -16,11 +17,6 @@ function stripListFlags(arg: string): string {
   return rest;
 }
 
-function globToRegExp(glob: string): RegExp {
-  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${body}$`, 's');
-}
-
 interface Target {
   /** Entries to show, in batches. */
   entries: AsyncIterable<FileInfo[]>;
@@ -33,15 +29,15 @@ async function resolveTarget(s: Session, rawArg: string): Promise<Target> {
   const arg = stripListFlags(rawArg);
   const p = s.resolve(arg || '.');
   const base = virtualBasename(p);
-  const globbing = /[*?]/.test(base);
+  const globbing = hasWildcards(base);
   s.require('list', globbing ? virtualParent(p) : p);
   if (globbing) {
+    if (base.length > MAX_GLOB) throw new FtpReplyError(501, 'Wildcard pattern too long.');
     const dir = virtualParent(p);
-    const re = globToRegExp(base);
     const info = await s.fs.stat(dir);
     if (info.type !== 'dir') throw new FtpReplyError(550, 'No such file or directory.');
     const all = batches(s, dir);
-    return { entries: (async function* () { for await (const b of all) yield b.filter((e) => re.test(e.name)); })(), prefix: folderPart(arg) };
+    return { entries: (async function* () { for await (const b of all) yield b.filter((e) => globMatch(base, e.name)); })(), prefix: folderPart(arg) };
   }
   const info = await s.fs.stat(p);
   if (info.type === 'dir') return { entries: batches(s, p), prefix: arg ? arg.replace(/\/+$/, '') + '/' : '' };
