@@ -26,6 +26,9 @@ const MAX_QUEUED_LINES = 64;
 /** Shared by every session until OPTS MLST replaces it (never mutated). */
 const DEFAULT_FACTS: ReadonlySet<MlstFact> = new Set<MlstFact>(MLST_FACTS);
 const MAX_UNREAD_REPLIES = 1024 * 1024;
+const IMMEDIATE_REPLY_LIMIT = 64 * 1024;
+/** Commands whose argument is a secret: never logged. */
+const SECRET_ARGS = new Set(['PASS', 'ACCT', 'ADAT']);
 
 type DataSetup =
   | { kind: 'passive'; listener: PassiveListener }
@@ -90,9 +93,11 @@ export class Session {
   /** Kept across transfers (see PassiveListener); closed with the session. */
   private passive: PassiveListener | undefined;
   transfer: RunningTransfer | undefined;
-  private readonly splitter: CommandLineSplitter;
+  private splitter: CommandLineSplitter;
   private queue: string[] = [];
   private busy = false;
+  /** Set by end() (QUIT, 421): nothing the client sent after that runs. */
+  private ending = false;
   private closed = false;
   private loginTimer: NodeJS.Timeout | undefined;
   private lastReplyCode = 0;
@@ -173,6 +178,8 @@ export class Session {
   /** Close after the last reply is flushed; destroy if the peer does not read it. */
   end() {
     if (this.closed) return;
+    this.ending = true;
+    this.queue = [];
     this.socket.end();
     setTimeout(() => this.socket.destroy(), 2000).unref();
   }
@@ -180,12 +187,16 @@ export class Session {
   // ---- the command loop ----
 
   private receive(chunk: Buffer) {
+    if (this.ending) return;
     for (const ev of this.splitter.push(chunk)) {
       if (ev.kind === 'too-long') { this.enqueueReply(500, 'Command line too long.'); continue; }
       if (ev.kind === 'invalid') { this.enqueueReply(501, `Rejected: ${ev.reason}.`); continue; }
       if (ev.line.trim() === '') continue;
       const verb = parseCommandLine(ev.line).verb;
-      if (this.transfer && DURING_TRANSFER.has(verb)) {
+      // Answered at once, but only while the client reads its replies: a flood of STATs during
+      // a stalled transfer joins the queue instead, and the queue's limit stops reading.
+      if (this.transfer && DURING_TRANSFER.has(verb) && this.queue.length === 0 &&
+        this.socket.writableLength <= IMMEDIATE_REPLY_LIMIT) {
         void this.execute(ev.line);
         continue;
       }
@@ -211,7 +222,7 @@ export class Session {
     if (this.busy) return;
     this.busy = true;
     try {
-      while (this.queue.length && !this.closed) {
+      while (this.queue.length && !this.closed && !this.ending) {
         const line = this.queue.shift()!;
         // Floods are slowed, not refused: a burst of commands, and far more so a burst of errors.
         const wait = this.commandBucket.take();
@@ -233,11 +244,15 @@ export class Session {
   private async execute(line: string) {
     const { verb, arg } = parseCommandLine(line);
     const spec = COMMANDS.get(verb);
-    this.log.debug({ session: this.id, verb, arg: verb === 'PASS' ? '****' : arg }, 'command');
     if (!spec) {
-      this.reply(500, `'${verb.slice(0, 32)}': command not understood.`);
+      // Only the leading letters: `PASS<TAB>secret` is one unknown "verb" that holds a password,
+      // and so may any mistyped command's argument.
+      const shown = /^[A-Z0-9]{0,16}/.exec(verb)![0];
+      this.log.debug({ session: this.id, verb: shown }, 'unknown command');
+      this.reply(500, `'${shown}': command not understood.`);
       return;
     }
+    this.log.debug({ session: this.id, verb, arg: SECRET_ARGS.has(verb) ? '****' : arg }, 'command');
     if (!KEEPS_RENAME.has(spec.verb)) this.renameFrom = undefined;
     if (!spec.handler) {
       this.reply(502, `${spec.verb} not implemented.`);
@@ -448,6 +463,9 @@ export class Session {
   /** Switch the control connection to TLS after `234`; bytes pipelined behind AUTH are dropped. */
   upgradeToTls(context: tls.SecureContext) {
     this.queue = [];
+    // A partial line (or Telnet state) sent in clear must not become the start of the first
+    // protected command (the STARTTLS injection of CVE-2011-0411).
+    this.splitter = new CommandLineSplitter(this.ctx.options.maxCommandLength);
     const raw = this.socket;
     raw.removeListener('data', this.onData);
     raw.removeAllListeners('close');

@@ -51,11 +51,13 @@ export class RawClient {
     if (this.replies.length) { const r = this.replies.shift(); return Promise.resolve({ ...r, text: r.lines.join('\n') }); }
     if (this.closed) return Promise.reject(new Error('connection closed'));
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('reply timeout')), timeout);
-      this.waiters.push({
+      const waiter = {
         resolve: (r) => { clearTimeout(timer); resolve({ ...r, text: r.lines.join('\n') }); },
         reject: (e) => { clearTimeout(timer); reject(e); },
-      });
+      };
+      // A waiter that timed out must not stay in line and swallow the next reply.
+      const timer = setTimeout(() => { this.waiters.splice(this.waiters.indexOf(waiter), 1); reject(new Error('reply timeout')); }, timeout);
+      this.waiters.push(waiter);
     });
   }
 

@@ -1,0 +1,170 @@
+// Abuse of the control connection itself: wildcard bombs, commands after goodbye, text smuggled
+// across AUTH TLS, secrets in malformed commands, reply floods during a transfer.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { selfSignedCertificate } from '../../dist/server/certificates.js';
+import { startServer, USER, PASSWORD } from '../helpers/server.js';
+import { RawClient, collect } from '../helpers/raw-client.js';
+
+/** A logger that keeps every record as JSON text. */
+function recordingLogger() {
+  const lines = [];
+  const rec = (level) => (obj, msg) => lines.push(JSON.stringify({ level, ...obj, msg }));
+  return { lines, logger: { debug: rec('debug'), info: rec('info'), warn: rec('warn'), error: rec('error') } };
+}
+
+async function loggedIn(srv) {
+  const c = await RawClient.connect(srv.port);
+  await c.login(USER, PASSWORD);
+  return c;
+}
+
+test('wildcard bombs in STAT, NLST and LIST are answered, and other sessions are not held up', async () => {
+  const srv = await startServer({ anonymous: true });
+  try {
+    await fs.mkdir(path.join(srv.root, 'pub'));
+    await fs.writeFile(path.join(srv.root, 'pub', 'a'.repeat(61)), 'x');
+    await fs.writeFile(path.join(srv.root, 'pub', 'report-2026.csv'), 'y');
+    const anon = await RawClient.connect(srv.port);
+    await anon.login('anonymous', 'guest@');
+    const other = await loggedIn(srv);
+    // A backtracking regular expression took 27 s for the first and minutes for the second.
+    for (const bomb of ['pub/*?*?*?*?*?*?*?*?!', 'pub/*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?!', `pub/${'*a'.repeat(30)}b`]) {
+      const r = await anon.cmd(`STAT ${bomb}`);
+      assert.ok([212, 213, 450, 550].includes(r.code), `STAT ${bomb}: ${r.code}`);
+      assert.ok(!r.text.includes('a'.repeat(61)), 'nothing matches');
+      assert.equal((await other.cmd('NOOP')).code, 200);
+      const d = await anon.passive('EPSV');
+      const got = collect(d);
+      const n = await anon.cmd(`NLST ${bomb}`);
+      if (n.code === 150) assert.equal((await anon.read()).code, 226); else d.destroy();
+      assert.equal((await got.catch(() => Buffer.alloc(0))).length, 0);
+    }
+    // Real patterns still work, and an absurdly long one is refused outright.
+    const d = await anon.passive('EPSV');
+    const got = collect(d);
+    assert.equal((await anon.cmd('NLST pub/*-20??.csv')).code, 150);
+    assert.equal((await got).toString(), 'pub/report-2026.csv\r\n');
+    assert.equal((await anon.read()).code, 226);
+    assert.equal((await anon.cmd(`STAT pub/${'*?'.repeat(40)}`)).code, 501);
+    anon.close();
+    other.close();
+  } finally { await srv.stop(); }
+});
+
+test('nothing sent after QUIT runs', async () => {
+  const srv = await startServer();
+  try {
+    await fs.writeFile(path.join(srv.root, 'victim.txt'), 'keep me');
+    const c = await loggedIn(srv);
+    c.writeRaw('QUIT\r\nDELE victim.txt\r\nMKD after-quit\r\n');
+    assert.equal((await c.read()).code, 221);
+    await assert.rejects(c.read(5000), /closed/, 'no reply after 221');
+    assert.equal(await fs.readFile(path.join(srv.root, 'victim.txt'), 'utf8'), 'keep me');
+    await assert.rejects(fs.stat(path.join(srv.root, 'after-quit')));
+  } finally { await srv.stop(); }
+});
+
+test('nothing sent after a 421 for too many failed logins runs, not even a right password', async () => {
+  const srv = await startServer({ maxLoginAttempts: 2, banAfterFailures: 100 });
+  try {
+    const c = await RawClient.connect(srv.port);
+    c.writeRaw(`USER ${USER}\r\nPASS wrong1\r\nUSER ${USER}\r\nPASS wrong2\r\nUSER ${USER}\r\nPASS ${PASSWORD}\r\nMKD after-421\r\n`);
+    const codes = [];
+    for (;;) {
+      const r = await c.read(5000).catch(() => undefined);
+      if (!r) break;
+      codes.push(r.code);
+    }
+    assert.deepEqual(codes, [331, 530, 331, 530, 421]);
+    await assert.rejects(fs.stat(path.join(srv.root, 'after-421')));
+  } finally { await srv.stop(); }
+});
+
+test('a partial line sent in clear before AUTH TLS does not become part of a protected command', async () => {
+  const srv = await startServer({ tls: await selfSignedCertificate() });
+  try {
+    for (const [clear, secret, wrong] of [['NO', 'OP', 200], ['HELP ', `USER ${USER}`, 501]]) {
+      const c = await RawClient.connect(srv.port);
+      c.writeRaw(`AUTH TLS\r\n${clear}`);
+      assert.equal((await c.read()).code, 234);
+      const raw = c.socket;
+      raw.removeAllListeners('data');
+      raw.removeAllListeners('close');
+      const tls = await import('node:tls');
+      const secure = tls.connect({ socket: raw, rejectUnauthorized: false });
+      await new Promise((resolve, reject) => { secure.once('secureConnect', resolve); secure.once('error', reject); });
+      c.attach(secure);
+      const r = await c.cmd(secret);
+      assert.notEqual(r.code, wrong, `"${clear}" + "${secret}" was joined: ${r.code} ${r.text}`);
+      if (secret.startsWith('USER')) assert.equal(r.code, 331);
+      else assert.equal(r.code, 500, 'OP alone is no command');
+      c.close();
+    }
+  } finally { await srv.stop(); }
+});
+
+test('a password after PASS and a tab is neither logged nor echoed', async () => {
+  const { lines, logger } = recordingLogger();
+  const srv = await startServer({ logger });
+  try {
+    const c = await RawClient.connect(srv.port);
+    await c.cmd(`USER ${USER}`);
+    for (const line of ['PASS\tsekrit-one', 'PASSWORD sekrit-two', 'pass\tsekrit-three', 'ACCT sekrit-four']) {
+      const r = await c.cmd(line);
+      assert.ok(!/sekrit/i.test(r.text), `reply to ${line.split(/\s/)[0]} echoes the secret: ${r.text}`);
+    }
+    assert.equal((await c.cmd(`PASS ${PASSWORD}`)).code, 230);
+    c.close();
+    await sleep(50);
+    assert.ok(lines.length > 0, 'the server logged something');
+    const leaks = lines.filter((l) => /sekrit|wonder land/i.test(l));
+    assert.deepEqual(leaks, []);
+  } finally { await srv.stop(); }
+});
+
+test('a flood of STAT during a stalled download is not answered without end while the client reads nothing', async () => {
+  const srv = await startServer();
+  try {
+    const fh = await fs.open(path.join(srv.root, 'big.bin'), 'w');
+    await fh.truncate(256 * 1024 * 1024);
+    await fh.close();
+    const c = await loggedIn(srv);
+    await c.cmd('TYPE I');
+    const d = await c.passive('EPSV');
+    d.pause(); // the transfer stalls on backpressure
+    assert.equal((await c.cmd('RETR big.bin')).code, 150);
+    // Stop reading the control connection too, then flood.
+    c.socket.pause();
+    const FLOOD = 50_000;
+    c.writeRaw('STAT\r\n'.repeat(FLOOD));
+    await sleep(1000);
+    c.socket.resume();
+    // Replies given while the transfer still runs: bounded by what the kernel and a small
+    // server buffer hold, not one per STAT (15 MB of replies before).
+    let during = 0;
+    for (;;) {
+      const r = await c.read(1000).catch(() => undefined);
+      if (!r) break;
+      assert.equal(r.code, 211);
+      during++;
+    }
+    assert.ok(during < FLOOD / 2, `${during} replies while stalled`);
+    // The rest come, in order, once the transfer is over.
+    d.destroy();
+    let rest = 0;
+    let failed = 0;
+    while (during + rest < FLOOD) {
+      const r = await c.read(10_000);
+      if (r.code === 426) { failed++; continue; }
+      assert.equal(r.code, 211);
+      rest++;
+    }
+    if (!failed) assert.equal((await c.read()).code, 426);
+    assert.equal((await c.cmd('NOOP')).code, 200);
+    c.close();
+  } finally { await srv.stop(); }
+});
