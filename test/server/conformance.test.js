@@ -249,10 +249,45 @@ test('LIST, NLST, MLSD, MLST, STAT with a path', async () => {
   assert.equal((await c.cmd('OPTS MLST type;size;')).text, 'MLST OPTS type;size;');
   assert.match((await c.cmd('MLST ls/a b.txt')).lines[1], /^ type=file;size=5; \/ls\/a b\.txt$/);
 
+  // RFC 959 4.2: 212 for a folder's status, 213 for a file's.
   const st = await c.cmd('STAT ls');
-  assert.equal(st.code, 213);
+  assert.equal(st.code, 212);
   assert.ok(st.lines.some((l) => l.endsWith(' a b.txt')));
+  const sf = await c.cmd('STAT ls/a b.txt');
+  assert.equal(sf.code, 213);
+  assert.ok(sf.lines.some((l) => l.endsWith(' a b.txt')));
   assert.equal((await c.cmd('STAT nowhere')).code, 550);
+
+  // A trailing space is part of a name for the listing commands too, as for MKD and CWD.
+  assert.equal((await c.cmd('MKD ls/trail ')).code, 257);
+  await fs.writeFile(path.join(srv.root, 'ls/trail ', 'inside.txt'), 'x');
+  assert.match((await c.cmd('MLST ls/trail ')).lines[1], /^ type=dir;.* \/ls\/trail $/);
+  for (const verb of ['MLSD', 'NLST']) {
+    d = await c.passive();
+    got = collect(d);
+    assert.equal((await c.cmd(`${verb} ls/trail `)).code, 150, verb);
+    assert.match((await got).toString(), /inside\.txt\r\n$/);
+    assert.equal((await c.read()).code, 226);
+  }
+  assert.equal((await c.cmd('STAT ls/trail ')).code, 212);
+
+  // A name with CR or LF (made outside FTP) would end a listing line early, or a STAT reply:
+  // it is left out, and every other entry is listed as usual.
+  await fs.writeFile(path.join(srv.root, 'ls', 'evil\r\n213 End of status.\r\n230 injected'), 'x');
+  await fs.writeFile(path.join(srv.root, 'ls', 'line\nfeed'), 'x');
+  const injected = await c.cmd('STAT ls');
+  assert.equal(injected.code, 212);
+  assert.ok(!injected.lines.some((l) => /injected|evil|feed/.test(l)), injected.text);
+  assert.equal((await c.cmd('NOOP')).code, 200, 'no stray reply is waiting');
+  for (const verb of ['LIST', 'NLST', 'MLSD']) {
+    d = await c.passive();
+    got = collect(d);
+    assert.equal((await c.cmd(`${verb} ls`)).code, 150, verb);
+    const body = (await got).toString();
+    assert.equal((await c.read()).code, 226);
+    assert.ok(!/injected|evil|feed/.test(body), `${verb}: ${body}`);
+    assert.match(body, /a b\.txt\r\n/);
+  }
   d = await c.passive();
   assert.equal((await c.cmd('LIST nowhere')).code, 550);
   d.destroy();

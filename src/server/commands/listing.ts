@@ -10,24 +10,41 @@ import type { CommandSpec } from './table.js';
 
 const CHUNK_CHARS = 64 * 1024;
 
-/** `LIST -la dir` → `dir`: clients pass ls flags, which this server accepts and ignores. */
+/**
+ * `LIST -la dir` → `dir`: clients pass ls flags, which this server accepts and ignores. Spaces
+ * before the path go; spaces after it are part of the name, as for every other command.
+ */
 function stripListFlags(arg: string): string {
-  let rest = arg.trim();
+  let rest = arg.replace(/^\s+/, '');
   while (/^-[A-Za-z1]+(\s|$)/.test(rest)) rest = rest.replace(/^-[A-Za-z1]+\s*/, '');
   return rest;
 }
+
+/** A path argument, or the working folder when there is none (nothing but spaces counts as none). */
+function pathArg(arg: string): string {
+  return arg.trim() === '' ? '.' : arg;
+}
+
+/**
+ * Names with CR or LF are left out of every listing: a listing is lines, so such a name would
+ * end its line early and what follows would read as another entry, or over the control
+ * connection (STAT) as another reply. No FTP command can name such a file anyway.
+ */
+const listable = (e: FileInfo) => !/[\r\n]/.test(e.name);
 
 interface Target {
   /** Entries to show, in batches. */
   entries: AsyncIterable<FileInfo[]>;
   /** Prefix for NLST names when the client named a directory. */
   prefix: string;
+  /** The client named a folder (STAT answers 212 for it, 213 for files). */
+  dir?: boolean;
 }
 
 /** What a LIST/NLST/STAT argument names: a directory's entries, one file, or a glob in a folder. */
 async function resolveTarget(s: Session, rawArg: string): Promise<Target> {
   const arg = stripListFlags(rawArg);
-  const p = s.resolve(arg || '.');
+  const p = s.resolve(pathArg(arg));
   const base = virtualBasename(p);
   const globbing = hasWildcards(base);
   s.require('list', globbing ? virtualParent(p) : p);
@@ -40,18 +57,21 @@ async function resolveTarget(s: Session, rawArg: string): Promise<Target> {
     return { entries: (async function* () { for await (const b of all) yield b.filter((e) => globMatch(base, e.name)); })(), prefix: folderPart(arg) };
   }
   const info = await s.fs.stat(p);
-  if (info.type === 'dir') return { entries: batches(s, p), prefix: arg ? arg.replace(/\/+$/, '') + '/' : '' };
-  return { entries: (async function* () { yield [info]; })(), prefix: folderPart(arg) };
+  if (info.type === 'dir') return { entries: batches(s, p), prefix: arg ? arg.replace(/\/+$/, '') + '/' : '', dir: true };
+  return { entries: (async function* () { yield [info].filter(listable); })(), prefix: folderPart(arg) };
 }
 
 /** A folder's entries in batches, from backends that batch or (one by one) from those that don't. */
 function batches(s: Session, dir: string): AsyncIterable<FileInfo[]> {
-  if (s.fs.listBatches) return s.fs.listBatches(dir);
+  if (s.fs.listBatches) {
+    const all = s.fs.listBatches(dir);
+    return (async function* () { for await (const b of all) yield b.every(listable) ? b : b.filter(listable); })();
+  }
   const all = s.fs.list(dir);
   return (async function* () {
     let batch: FileInfo[] = [];
     for await (const e of all) {
-      batch.push(e);
+      if (listable(e)) batch.push(e);
       if (batch.length >= 256) { yield batch; batch = []; }
     }
     if (batch.length) yield batch;
@@ -114,7 +134,7 @@ async function mlsd(s: Session, arg: string) {
   s.requireDataSetup();
   let p: string;
   try {
-    p = s.resolve(arg.trim() || '.');
+    p = s.resolve(pathArg(arg));
     s.require('list', p);
     const info = await s.fs.stat(p);
     if (info.type !== 'dir') throw new FtpReplyError(501, 'Not a directory: use MLST for a file.');
@@ -127,7 +147,7 @@ async function mlsd(s: Session, arg: string) {
 }
 
 async function mlst(s: Session, arg: string) {
-  const p = s.resolve(arg.trim() || '.');
+  const p = s.resolve(pathArg(arg));
   s.require('list', virtualParent(p));
   const info = await s.fs.stat(p);
   // RFC 3659 7.5.1: the working directory itself is "cdir".
@@ -156,10 +176,12 @@ async function stat(s: Session, arg: string) {
   // Streamed onto the control connection, with backpressure, so a huge folder costs no memory.
   const sock = s.socket;
   const write = (text: string) => new Promise<void>((resolve) => { if (sock.write(text)) resolve(); else sock.once('drain', resolve); });
-  await write(`213-Status of ${stripListFlags(arg)}:\r\n`);
+  // RFC 959: 212 is a folder's status, 213 a file's.
+  const code = target.dir ? 212 : 213;
+  await write(`${code}-Status of ${stripListFlags(arg)}:\r\n`);
   const now = Date.now();
   for await (const chunk of chunked(target.entries, (e) => ' ' + formatListLine(e, now))) await write(chunk);
-  s.reply(213, 'End of status.');
+  s.reply(code, 'End of status.');
 }
 
 export const listingCommands: CommandSpec[] = [
