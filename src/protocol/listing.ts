@@ -52,7 +52,7 @@ export function formatListLine(e: FileInfo, now = Date.now()): string {
 /** YYYYMMDDHHMMSS[.sss] in UTC, the time-val of RFC 3659 section 2.3. */
 export function formatTimeVal(d: Date): string {
   const ms = d.getUTCMilliseconds();
-  return `${d.getUTCFullYear()}${pad2(d.getUTCMonth() + 1)}${pad2(d.getUTCDate())}` +
+  return `${String(d.getUTCFullYear()).padStart(4, '0')}${pad2(d.getUTCMonth() + 1)}${pad2(d.getUTCDate())}` +
     `${pad2(d.getUTCHours())}${pad2(d.getUTCMinutes())}${pad2(d.getUTCSeconds())}` +
     (ms ? '.' + String(ms).padStart(3, '0') : '');
 }
@@ -64,7 +64,9 @@ export function parseTimeVal(text: string): Date | undefined {
   const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
   const ms = m[7] ? Number(m[7].padEnd(3, '0')) : 0;
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return undefined;
-  const date = new Date(Date.UTC(y, mo - 1, d, h, mi, s, ms));
+  const date = new Date(Date.UTC(2000, mo - 1, d, h, mi, s, ms));
+  // Date.UTC reads years 0-99 as 1900-1999; set the year itself.
+  date.setUTCFullYear(y);
   if (date.getUTCDate() !== d) return undefined; // e.g. Feb 30
   return date;
 }

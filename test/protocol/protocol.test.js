@@ -195,3 +195,14 @@ test('wildcards: patterns built to make a backtracking matcher explode are answe
     assert.ok(calls <= 4 * name.length * pattern.length, `${pattern.slice(0, 12)}...: ${calls} steps`);
   }
 });
+
+test('time-vals: years before 100 are those years, and format back with four digits', () => {
+  for (const text of ['00500101000000', '00010228235959', '09991231000000', '20240229120000', '99991231235959']) {
+    const d = parseTimeVal(text);
+    assert.ok(d, text);
+    assert.equal(d.getUTCFullYear(), Number(text.slice(0, 4)));
+    assert.equal(formatTimeVal(d), text);
+  }
+  assert.equal(parseTimeVal('00010229000000'), undefined, 'year 1 is no leap year');
+  assert.equal(parseTimeVal('20230229000000'), undefined);
+});

@@ -112,6 +112,14 @@ test('SIZE, MDTM, MFMT, SITE CHMOD and SITE HELP', async () => {
   assert.equal((await c.cmd('MDTM lines.txt')).text, '20200102030405');
   assert.equal((await fs.stat(path.join(srv.root, 'lines.txt'))).mtime.toISOString(), '2020-01-02T03:04:05.000Z');
   assert.equal((await c.cmd('MFMT 2020 lines.txt')).code, 501);
+  // Times the file system cannot hold are clamped by it (tmpfs: 1901 to 2446): the reply says
+  // the time as stored, which MDTM then shows, not the time asked for.
+  for (const asked of ['00500101000000', '99991231235959', '19991231235959']) {
+    const r = await c.cmd(`MFMT ${asked} lines.txt`);
+    assert.equal(r.code, 213);
+    assert.equal(r.text, `Modify=${(await c.cmd('MDTM lines.txt')).text}; /lines.txt`, asked);
+  }
+  assert.equal((await c.cmd('MDTM lines.txt')).text, '19991231235959');
   assert.equal((await c.cmd('SITE CHMOD 600 lines.txt')).code, 200);
   assert.equal((await fs.stat(path.join(srv.root, 'lines.txt'))).mode & 0o777, 0o600);
   assert.equal((await c.cmd('SITE CHMOD 9z9 lines.txt')).code, 501);

@@ -1,6 +1,7 @@
 // File commands: DELE, RNFR/RNTO, SIZE, MDTM, MFMT (RFC 3659 and draft-somers-ftp-mfxx), SITE.
 import { formatTimeVal, parseTimeVal } from '../../protocol/listing.js';
 import { asciiSizeDelta } from '../../protocol/ascii.js';
+import { virtualParent } from '../../protocol/path.js';
 import { FtpReplyError } from '../errors.js';
 import type { Session } from '../session.js';
 import type { CommandSpec } from './table.js';
@@ -8,8 +9,13 @@ import type { CommandSpec } from './table.js';
 /** Largest file whose TYPE A size is computed by reading it; larger ones are refused (exact or nothing). */
 const ASCII_SIZE_LIMIT = 16 * 1024 * 1024;
 
+/**
+ * A file's facts for SIZE and MDTM: listing information, so the folder must be listable (an
+ * upload-only drop box does not tell who uploaded what, or how big it is).
+ */
 async function statFile(s: Session, arg: string) {
   const p = s.resolve(arg);
+  s.require('list', virtualParent(p));
   const info = await s.fs.stat(p);
   if (info.type !== 'file') throw new FtpReplyError(550, 'Not a regular file.');
   return { p, info };
@@ -93,6 +99,7 @@ export const fileCommands: CommandSpec[] = [
       const { p, info } = await statFile(s, arg);
       if (s.type === 'I') { s.reply(213, String(info.size)); return; }
       // RFC 3659 4: in ASCII mode SIZE must be the size as transferred, so compute it or refuse.
+      s.require('download', p); // this reads the file
       if (info.size > ASCII_SIZE_LIMIT) throw new FtpReplyError(550, 'SIZE not available in ASCII mode for large files; use TYPE I.');
       s.reply(213, String(await asciiSize(s, p)));
     },
@@ -111,9 +118,13 @@ export const fileCommands: CommandSpec[] = [
       const date = sp > 0 ? parseTimeVal(arg.slice(0, sp)) : undefined;
       if (!date || !arg.slice(sp + 1)) throw new FtpReplyError(501, 'Usage: MFMT YYYYMMDDHHMMSS path.');
       const p = s.resolve(arg.slice(sp + 1));
+      // Changing an existing file's time is changing the file: not for a drop box's uploaders.
       s.require('upload', p);
+      s.require('overwrite', p);
       await s.fs.setModified(p, date);
-      s.reply(213, `Modify=${formatTimeVal(date)}; ${p}`);
+      // The time as stored: a file system clamps what it cannot hold (9999 became 2446 on tmpfs).
+      const stored = (await s.fs.stat(p)).modified ?? date;
+      s.reply(213, `Modify=${formatTimeVal(stored).replace(/\.\d+$/, '')}; ${p}`);
     },
   },
   { verb: 'SITE', needsArg: true, handler: site, help: 'SITE <sp> string' },
