@@ -6,10 +6,19 @@ export interface HostPort {
   port: number;
 }
 
-/** Strip the IPv4-mapped IPv6 prefix Node reports for IPv4 peers on dual-stack sockets. */
+/** One spelling per address: IPv6 in its canonical form, IPv4-mapped IPv6 (dual-stack peers) as IPv4. */
 export function normalizeIp(ip: string): string {
-  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  return m ? m[1]! : ip;
+  let text = ip;
+  // One spelling per IPv6 address (RFC 5952), so that 0:0:0:0:0:0:0:1 in an EPRT is ::1.
+  const zone = text.indexOf('%');
+  const bare = zone < 0 ? text : text.slice(0, zone);
+  if (net.isIPv6(bare)) {
+    try {
+      text = new net.SocketAddress({ address: bare, family: 'ipv6' }).address + (zone < 0 ? '' : text.slice(zone));
+    } catch { /* kept as given */ }
+  }
+  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(text);
+  return m ? m[1]! : text;
 }
 
 function validPort(p: number): boolean {

@@ -218,6 +218,13 @@ test('IPv6: EPSV and EPRT on ::1, PASV refused with a pointer to EPSV', async (t
     got = collect(d);
     assert.equal((await got).toString(), 'over ipv6');
     assert.equal((await c.read()).code, 226);
+    // RFC 2428 allows any text form of the address: the long one is the same host.
+    const again = new Promise((r) => listener.once('connection', r));
+    assert.equal((await c.cmd(`EPRT |2|0:0:0:0:0:0:0:1|${listener.address().port}|`)).code, 200);
+    assert.equal((await c.cmd('RETR six.txt')).code, 150);
+    assert.equal((await collect(await again)).toString(), 'over ipv6');
+    assert.equal((await c.read()).code, 226);
+    assert.equal((await c.cmd(`EPRT |2|0:0:0:0:0:0:0:2|${listener.address().port}|`)).code, 504, 'another host');
     listener.close();
     c.close();
   } finally {
