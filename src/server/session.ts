@@ -266,6 +266,10 @@ export class Session {
       this.reply(501, `${spec.verb} needs an argument.`);
       return;
     }
+    if (spec.noArg && arg.trim() !== '') {
+      this.reply(501, `${spec.verb} takes no argument.`);
+      return;
+    }
     try {
       await spec.handler(this, arg, verb);
     } catch (err) {
@@ -415,7 +419,8 @@ export class Session {
     this.transfer = {
       abort: () => { controller.abort(); socket?.destroy(); this.clearData(); },
       done,
-      bytes: () => bytes,
+      // While it runs, what the data connection has carried (one direction is all but zero).
+      bytes: () => bytes || moved(socket),
       what: spec.what,
     };
     // A small file over a passive connection: the data goes out in one write that the kernel
@@ -525,6 +530,11 @@ function closeGracefully(socket: Duplex) {
   const timer = setTimeout(() => socket.destroy(), 5000);
   timer.unref();
   socket.once('close', () => clearTimeout(timer));
+}
+
+function moved(socket: Duplex | undefined): number {
+  const s = socket as net.Socket | undefined;
+  return Math.max(s?.bytesRead ?? 0, s?.bytesWritten ?? 0);
 }
 
 export function storageReply(err: StorageError, transfer = false): [number, string] {

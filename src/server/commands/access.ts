@@ -77,7 +77,7 @@ export const accessCommands: CommandSpec[] = [
   { verb: 'PASS', handler: pass, needsLogin: false, help: 'PASS <sp> password' },
   { verb: 'ACCT', handler: (s) => s.reply(202, 'Account not needed, superfluous at this site.'), needsLogin: false, help: 'ACCT <sp> account' },
   {
-    verb: 'REIN', needsLogin: false, help: 'REIN',
+    verb: 'REIN', needsLogin: false, noArg: true, help: 'REIN',
     handler: (s) => { s.logout(); s.reply(220, 'Service ready for new user.'); },
   },
   {

@@ -60,7 +60,7 @@ function checkActiveTarget(s: Session, host: string, port: number) {
 }
 
 export const dataConnectionCommands: CommandSpec[] = [
-  { verb: 'PASV', handler: pasv, help: 'PASV' },
+  { verb: 'PASV', handler: pasv, noArg: true, help: 'PASV' },
   { verb: 'EPSV', handler: epsv, help: 'EPSV [<sp> 1 | 2 | ALL]', feat: () => ['EPSV'] },
   {
     verb: 'PORT', needsArg: true, help: 'PORT <sp> h1,h2,h3,h4,p1,p2',

@@ -13,11 +13,11 @@ async function changeDir(s: Session, target: string) {
 
 export const directoryCommands: CommandSpec[] = [
   {
-    verb: 'PWD', aliases: ['XPWD'], help: 'PWD',
+    verb: 'PWD', aliases: ['XPWD'], help: 'PWD', noArg: true,
     handler: (s) => s.reply(257, `${quotePath(s.cwd)} is the current directory.`),
   },
   { verb: 'CWD', aliases: ['XCWD'], needsArg: true, help: 'CWD <sp> pathname', handler: (s, arg) => changeDir(s, s.resolve(arg)) },
-  { verb: 'CDUP', aliases: ['XCUP'], help: 'CDUP', handler: (s) => changeDir(s, s.resolve('..')) },
+  { verb: 'CDUP', aliases: ['XCUP'], help: 'CDUP', noArg: true, handler: (s) => changeDir(s, s.resolve('..')) },
   {
     verb: 'MKD', aliases: ['XMKD'], needsArg: true, help: 'MKD <sp> pathname',
     handler: async (s, arg) => {

@@ -47,9 +47,9 @@ function help(s: Session, arg: string) {
 }
 
 export const infoCommands: CommandSpec[] = [
-  { verb: 'FEAT', handler: feat, needsLogin: false, help: 'FEAT' },
+  { verb: 'FEAT', handler: feat, needsLogin: false, noArg: true, help: 'FEAT' },
   { verb: 'OPTS', handler: opts, needsLogin: false, needsArg: true, help: 'OPTS <sp> command [<sp> options]' },
-  { verb: 'SYST', handler: (s) => s.reply(215, 'UNIX Type: L8'), needsLogin: false, help: 'SYST' },
+  { verb: 'SYST', handler: (s) => s.reply(215, 'UNIX Type: L8'), needsLogin: false, noArg: true, help: 'SYST' },
   { verb: 'NOOP', handler: (s) => s.reply(200, 'NOOP ok.'), needsLogin: false, help: 'NOOP' },
   { verb: 'HELP', handler: help, needsLogin: false, help: 'HELP [<sp> command]' },
   {

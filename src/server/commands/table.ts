@@ -10,6 +10,8 @@ export interface CommandSpec {
   /** Defaults to true. */
   needsLogin?: boolean;
   needsArg?: boolean;
+  /** Takes no argument (RFC 959's syntax): one given is a 501. */
+  noArg?: boolean;
   /** Lines this command adds to FEAT, given the server's configuration. */
   feat?: (ctx: ServerContext, session: Session) => string[];
   /** Syntax shown by HELP. */

@@ -247,5 +247,12 @@ export const transferCommands: CommandSpec[] = [
   { verb: 'TYPE', needsArg: true, handler: type, help: 'TYPE <sp> A | I | L 8' },
   { verb: 'MODE', needsArg: true, handler: oneOf('S', 'SBCZ', 'Mode'), help: 'MODE <sp> S' },
   { verb: 'STRU', needsArg: true, handler: oneOf('F', 'FRP', 'Structure'), help: 'STRU <sp> F' },
-  { verb: 'ALLO', handler: (s) => s.reply(202, 'ALLO not needed, superfluous at this site.'), help: 'ALLO <sp> bytes' },
+  {
+    verb: 'ALLO', needsArg: true, help: 'ALLO <sp> bytes [<sp> R <sp> bytes]',
+    handler: (s, arg) => {
+      // RFC 959: a decimal size, optionally a record size; nothing to reserve here, but the syntax is checked.
+      if (!/^\d{1,20}( R \d{1,20})?$/i.test(arg.trim())) throw new FtpReplyError(501, 'Usage: ALLO <bytes> [R <bytes>].');
+      s.reply(202, 'ALLO not needed, superfluous at this site.');
+    },
+  },
 ];
