@@ -183,6 +183,36 @@ test('RETR and STOR in binary and ASCII, with REST resume, bytes checked on disk
   assert.equal((await c.cmd('RETR text.txt')).code, 150);
   assert.equal((await got).toString(), 'one\r\ntwo\r\n');
   assert.equal((await c.read()).code, 226);
+
+  // REST in TYPE A counts octets as transferred (RFC 3659 5): a client holding the first n of them
+  // gets exactly the rest, wherever n falls, between a CR and its LF included.
+  const local = 'hello\nworld\r\nend\n\nlast';
+  await fs.writeFile(path.join(srv.root, 'resume.txt'), local);
+  const wire = 'hello\r\nworld\r\nend\r\n\r\nlast';
+  assert.equal((await c.cmd('SIZE resume.txt')).text, String(wire.length));
+  for (let n = 0; n <= wire.length; n++) {
+    if (n) assert.equal((await c.cmd(`REST ${n}`)).code, 350);
+    d = await c.passive('EPSV');
+    got = collect(d);
+    assert.equal((await c.cmd('RETR resume.txt')).code, 150);
+    assert.equal((await got).toString(), wire.slice(n), `RETR after REST ${n}`);
+    assert.equal((await c.read()).code, 226);
+    // An upload cut after n octets, then resumed at n: on disk, the file as if sent whole.
+    d = await c.passive('EPSV');
+    assert.equal((await c.cmd('STOR reup.txt')).code, 150);
+    d.end(wire.slice(0, n));
+    assert.equal((await c.read()).code, 226);
+    if (n) assert.equal((await c.cmd(`REST ${n}`)).code, 350);
+    d = await c.passive('EPSV');
+    assert.equal((await c.cmd('STOR reup.txt')).code, 150);
+    d.end(wire.slice(n));
+    assert.equal((await c.read()).code, 226);
+    assert.equal(await fs.readFile(path.join(srv.root, 'reup.txt'), 'utf8'), 'hello\nworld\nend\n\nlast', `STOR after REST ${n}`);
+  }
+  assert.equal((await c.cmd(`REST ${wire.length + 1}`)).code, 350);
+  d = await c.passive('EPSV');
+  assert.equal((await c.cmd('RETR resume.txt')).code, 554);
+  d.destroy();
   c.close();
 });
 

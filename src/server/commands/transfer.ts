@@ -2,7 +2,7 @@
 import crypto from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { Duplex, Readable, Writable, Transform } from 'node:stream';
-import { LfToCrlf, CrlfToLf } from '../../protocol/ascii.js';
+import { AsciiOffsetFinder, LfToCrlf, CrlfToLf } from '../../protocol/ascii.js';
 import { virtualBasename, virtualParent } from '../../protocol/path.js';
 import { FtpReplyError } from '../errors.js';
 import type { Session } from '../session.js';
@@ -12,6 +12,24 @@ import { finish, pumpFile, pumpToFile } from '../../io/file-pump.js';
 
 /** Downloads up to this size are read whole and sent with one write. */
 const WHOLE_MAX = 64 * 1024;
+
+/**
+ * A TYPE A restart offset (octets as transferred, RFC 3659 5) as a place in the file, found by
+ * reading the file from its start; 554 when the file is shorter than that as transferred.
+ */
+async function asciiRestart(s: Session, p: string, offset: number): Promise<NonNullable<AsciiOffsetFinder['result']>> {
+  const finder = new AsciiOffsetFinder(offset);
+  if (!finder.result) {
+    const stream = await s.fs.createReadStream(p);
+    try {
+      for await (const chunk of stream as AsyncIterable<Buffer>) if (finder.push(chunk)) break;
+    } finally {
+      stream.destroy();
+    }
+  }
+  if (!finder.result) throw new FtpReplyError(554, 'Restart position beyond end of file.');
+  return finder.result;
+}
 
 /** Pipe through an optional transform, counting the bytes that cross the data connection. */
 async function copy(from: Readable, transform: Transform | undefined, to: Writable, countOn: 'in' | 'out',
@@ -58,16 +76,20 @@ async function retr(s: Session, arg: string) {
     } else {
       const info = await s.fs.stat(p);
       if (info.type === 'dir') throw new FtpReplyError(550, 'Is a directory.');
-      if (offset > info.size) throw new FtpReplyError(554, 'Restart position beyond end of file.');
       size = info.size;
-      stream = await s.fs.createReadStream(p, { start: offset });
+      const ascii = s.type === 'A';
+      // In TYPE A the offset counts octets as sent (CRLF line ends), not the file's bytes.
+      const start = ascii && offset ? await asciiRestart(s, p, offset) : { fileOffset: offset, prevCr: false, split: false };
+      if (start.fileOffset > info.size) throw new FtpReplyError(554, 'Restart position beyond end of file.');
+      stream = await s.fs.createReadStream(p, { start: start.fileOffset });
       const source = stream;
-      run = (data, signal) => copy(source, s.type === 'A' ? new LfToCrlf() : undefined, data, 'out', signal);
+      run = (data, signal) => copy(source, ascii ? new LfToCrlf(start.prevCr || start.split) : undefined, data, 'out', signal);
     }
     const started = Date.now();
     const ok = await s.runTransfer({
       what: `RETR ${p}`,
-      opening: `Opening ${modeName(s)} mode data connection for ${virtualBasename(p)} (${size - offset} bytes).`,
+      // The byte count only in binary: in TYPE A the file's size is not what goes over the wire.
+      opening: `Opening ${modeName(s)} mode data connection for ${virtualBasename(p)}${s.type === 'A' ? '' : ` (${size - offset} bytes)`}.`,
       run,
       small,
     });
@@ -94,7 +116,7 @@ function uploadTarget(s: Session, p: string, options: WriteOptions, mode: string
 }
 
 async function receive(s: Session, p: string, options: WriteOptions, mode: 'store' | 'append' | 'unique',
-  opening: string, complete?: (n: number) => string) {
+  opening: string, complete?: (n: number) => string, afterCr = false) {
   let sink: Writable | undefined;
   let writer: (FileWriter & { start: number }) | undefined;
   const target = uploadTarget(s, p, options, mode);
@@ -109,7 +131,7 @@ async function receive(s: Session, p: string, options: WriteOptions, mode: 'stor
     } else {
       const out = await s.fs.createWriteStream(target, writeOptions);
       sink = out;
-      move = (data, signal) => copy(data, s.type === 'A' ? new CrlfToLf() : undefined, out, 'in', signal);
+      move = (data, signal) => copy(data, s.type === 'A' ? new CrlfToLf(afterCr) : undefined, out, 'in', signal);
     }
     const started = Date.now();
     let received = 0;
@@ -156,8 +178,20 @@ async function stor(s: Session, arg: string) {
   const existing = await s.fs.stat(p).catch(() => undefined);
   if (existing?.type === 'dir') { s.clearData(); throw new FtpReplyError(550, 'Is a directory.'); }
   if (existing && !s.allows('overwrite', p)) { s.clearData(); throw new FtpReplyError(550, 'Permission denied: file exists.'); }
-  if (offset > (existing?.size ?? 0)) { s.clearData(); throw new FtpReplyError(554, 'Restart position beyond end of file.'); }
-  await receive(s, p, { start: offset }, 'store', `Opening ${modeName(s)} mode data connection for ${virtualBasename(p)}.`);
+  if (offset > (existing?.size ?? 0) * (s.type === 'A' ? 2 : 1)) { s.clearData(); throw new FtpReplyError(554, 'Restart position beyond end of file.'); }
+  let start = offset;
+  let afterCr = false;
+  if (s.type === 'A' && offset) {
+    // The client resends from an offset counted as transferred: keep the file up to the matching
+    // byte. A CR kept last (an upload cut between CR and LF) is taken back, to be joined with an
+    // LF that may come first now.
+    try {
+      const at = await asciiRestart(s, p, offset);
+      afterCr = at.prevCr;
+      start = at.fileOffset - (afterCr ? 1 : 0);
+    } catch (err) { s.clearData(); throw err; }
+  }
+  await receive(s, p, { start }, 'store', `Opening ${modeName(s)} mode data connection for ${virtualBasename(p)}.`, undefined, afterCr);
 }
 
 async function appe(s: Session, arg: string) {
