@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import { FtpClient, type FtpClientOptions } from '../client/client.js';
 import { FtpConnectionError, FtpError, FtpTimeoutError } from '../client/errors.js';
-import { parseFtpUrl, type FtpUrl } from '../client/url.js';
+import { parseFtpUrl, redactUrl, type FtpUrl } from '../client/url.js';
 import { promptPassword, resolveCredentials } from './credentials.js';
 
 /** Exit codes scripts can rely on (documented in the README). */
@@ -40,6 +40,24 @@ export function remotePathOf(url: FtpUrl): string {
   return url.path.replace(/^\//, '');
 }
 
+/** Anything that looks like a URL, from its scheme to the next space or quote. */
+const URL_LIKE = /[A-Za-z][A-Za-z0-9+.-]*:[\\/]+[^\s'"`]*/g;
+
+/**
+ * A message fit to print: the password of every URL in it replaced by `****` (a URL given where a
+ * local path was expected ends up in fs errors, `path.join` folds its `//`), and each of `secrets`
+ * too, raw and %-encoded, wherever it appears (a server reply quoting it). Secrets shorter than
+ * four characters are left: replacing every `a` of a message would hide nothing and garble it.
+ */
+export function redactSecrets(message: string, secrets: readonly (string | undefined)[] = []): string {
+  let out = message.replace(URL_LIKE, (u) => redactUrl(u));
+  for (const s of secrets) {
+    if (!s || s.length < 4) continue;
+    for (const form of new Set([s, encodeURIComponent(s)])) out = out.split(form).join('****');
+  }
+  return out;
+}
+
 export function parseUrl(text: string): FtpUrl {
   try { return parseFtpUrl(text); } catch (err) { throw new CliError((err as Error).message, EXIT.usage); }
 }
@@ -68,7 +86,8 @@ export async function clientOptions(url: FtpUrl, flags: ClientFlags): Promise<Ft
     tls,
     passive: !flags.active,
     timeouts: seconds ? { connect: seconds * 1000, reply: seconds * 1000, dataIdle: seconds * 1000 } : undefined,
-    log: flags.verbose ? (line) => process.stderr.write(`${line}\n`) : undefined,
+    // PASS is hidden by the client already; a server that echoes the password in a reply is not.
+    log: flags.verbose ? (line) => process.stderr.write(`${cred.source === 'anonymous' ? line : redactSecrets(line, [password])}\n`) : undefined,
   };
 }
 

@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { registerServe } from './serve.js';
 import { registerTransferCommands } from './transfer-commands.js';
 import { registerPasswd } from './passwd.js';
+import { redactSecrets } from './client-connect.js';
 import { VERSION } from '../version.js';
 
 const program = new Command();
@@ -12,7 +13,10 @@ program
   .description('FTP and FTPS server, client and command-line tool')
   .version(VERSION)
   // Usage errors exit with 2, like other Unix tools; commander has printed the message already.
-  .exitOverride();
+  .exitOverride()
+  // Commander quotes arguments in some errors (an unknown option's value): never a URL's password.
+  // Set before the subcommands are added, which copy it.
+  .configureOutput({ outputError: (text, write) => write(redactSecrets(text, [process.env.WHARF_PASSWORD])) });
 
 registerServe(program);
 registerTransferCommands(program);
@@ -20,6 +24,6 @@ registerPasswd(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) { process.exitCode = err.exitCode === 0 ? 0 : 2; return; }
-  process.stderr.write(`wharf: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(`wharf: ${redactSecrets(err instanceof Error ? err.message : String(err), [process.env.WHARF_PASSWORD])}\n`);
   process.exitCode = process.exitCode || 1;
 });

@@ -6,7 +6,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import type { FtpClient } from '../client/client.js';
 import type { FileInfo } from '../protocol/listing.js';
-import { classify, EXIT } from './client-connect.js';
+import { classify, EXIT, redactSecrets } from './client-connect.js';
 import { formatBytes, ProgressBar } from './progress-bar.js';
 
 interface ShellCommand {
@@ -214,7 +214,7 @@ function historyFile(): string {
  * ~/.wharf_history), Tab completion, Ctrl-C cancels the running transfer. Returns the exit code:
  * scripts piping commands in get 4 if any command failed.
  */
-export async function runShell(client: FtpClient, options: { quiet: boolean }): Promise<number> {
+export async function runShell(client: FtpClient, options: { quiet: boolean; secrets?: readonly (string | undefined)[] }): Promise<number> {
   const terminal = process.stdin.isTTY === true && process.stdout.isTTY === true;
   const names = new RemoteNames(client);
   let saved: string[] = [];
@@ -265,7 +265,7 @@ export async function runShell(client: FtpClient, options: { quiet: boolean }): 
         await cmd.run({ client, out, quiet: options.quiet || !terminal, signal: current.signal, invalidate: () => names.clear(), history: () => typed }, args);
       } catch (err) {
         const { message, code } = current.signal.aborted ? { message: 'cancelled', code: EXIT.cancelled } : classify(err);
-        process.stderr.write(`${name}: ${message}\n`);
+        process.stderr.write(`${name}: ${redactSecrets(message, options.secrets)}\n`);
         failed = true;
         if (code === EXIT.interrupted && !current.signal.aborted) { connectionLost = true; break; }
       } finally {

@@ -7,7 +7,7 @@ import { Command, Option } from 'commander';
 import type { FtpClient, Progress } from '../client/client.js';
 import type { FileInfo } from '../protocol/listing.js';
 import { downloadSegmented, mirrorDown, mirrorUp } from '../client/mirror.js';
-import { CliError, classify, clientOptions, connectClient, EXIT, parseUrl, remotePathOf, type ClientFlags } from './client-connect.js';
+import { CliError, classify, clientOptions, connectClient, EXIT, parseUrl, redactSecrets, remotePathOf, type ClientFlags } from './client-connect.js';
 import { formatBytes, ProgressBar } from './progress-bar.js';
 import { runShell } from './shell.js';
 
@@ -25,7 +25,8 @@ function addClientFlags(cmd: Command): Command {
  * Run one subcommand: connect from the URL, run `fn`, close, and turn errors into a message and
  * an exit code. Ctrl-C aborts the transfer (ABOR) and exits with 130.
  */
-async function withClient(urlText: string, flags: ClientFlags, fn: (client: FtpClient, remote: string, signal: AbortSignal, connectMore: () => Promise<FtpClient>) => Promise<void>) {
+async function withClient(urlText: string, flags: ClientFlags,
+  fn: (client: FtpClient, remote: string, signal: AbortSignal, connectMore: () => Promise<FtpClient>, secrets: (string | undefined)[]) => Promise<void>) {
   const controller = new AbortController();
   const onSigint = () => {
     if (controller.signal.aborted) process.exit(EXIT.cancelled);
@@ -33,14 +34,18 @@ async function withClient(urlText: string, flags: ClientFlags, fn: (client: FtpC
   };
   process.on('SIGINT', onSigint);
   let client: FtpClient | undefined;
+  // Never printed: an error can quote a URL (a parse error, a URL given where a local path goes).
+  const secrets: (string | undefined)[] = [process.env.WHARF_PASSWORD];
   try {
     const url = parseUrl(urlText);
+    secrets.push(url.password);
     const options = await clientOptions(url, flags);
+    secrets.push(options.password);
     client = await connectClient(options);
-    await fn(client, remotePathOf(url), controller.signal, () => connectClient(options));
+    await fn(client, remotePathOf(url), controller.signal, () => connectClient(options), secrets);
   } catch (err) {
     const { message, code } = controller.signal.aborted ? { message: 'cancelled', code: EXIT.cancelled } : classify(err);
-    process.stderr.write(`wharf: ${message}\n`);
+    process.stderr.write(`wharf: ${redactSecrets(message, secrets)}\n`);
     process.exitCode = code;
   } finally {
     process.off('SIGINT', onSigint);
@@ -156,13 +161,12 @@ async function mirror(a: string, b: string, flags: ClientFlags & { reverse?: boo
       // Progress lives on stderr; the list of what changed goes to stdout for scripts.
       process.stdout.write(`${e.action} ${e.path}\n`);
     };
-    const dir = remote || '.';
     if (!flags.reverse && !fs.statSync(localDir, { throwIfNoEntry: false })?.isDirectory() && fs.existsSync(localDir)) {
       throw new CliError(`${localDir} exists and is not a folder`, EXIT.local);
     }
     if (flags.reverse && !fs.statSync(localDir, { throwIfNoEntry: false })?.isDirectory()) throw new CliError(`${localDir}: no such folder`, EXIT.local);
     const options = { parallel, delete: flags.delete, signal, onFile, onProgress };
-    const r = flags.reverse ? await mirrorUp(client, connectMore, localDir, dir, options) : await mirrorDown(client, connectMore, dir, localDir, options);
+    const r = flags.reverse ? await mirrorUp(client, connectMore, localDir, remote, options) : await mirrorDown(client, connectMore, remote, localDir, options);
     bar.finish();
     if (!flags.quiet) {
       process.stderr.write(`${r.transferred} transferred, ${r.resumed} resumed, ${r.skipped} unchanged, ${r.deleted} deleted, ${formatBytes(r.bytes)} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
@@ -234,9 +238,9 @@ export function registerTransferCommands(program: Command): void {
 
   addClientFlags(program.command('shell').description('interactive session: ls, cd, get, put, ... (help inside)').argument('<url>'))
     .action(async (url, opts) => {
-      await withClient(url, opts, async (client, remote) => {
+      await withClient(url, opts, async (client, remote, _signal, _more, secrets) => {
         if (remote) await client.cd(remote);
-        process.exitCode = await runShell(client, { quiet: !!opts.quiet });
+        process.exitCode = await runShell(client, { quiet: !!opts.quiet, secrets });
       });
     });
 }

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { FileInfo } from '../protocol/listing.js';
+import { parseListing, parseMlsxLine } from '../protocol/listing-parse.js';
 import type { FtpClient, Progress } from './client.js';
 
 export interface MirrorOptions {
@@ -11,6 +12,12 @@ export interface MirrorOptions {
   /** Delete what exists only on the destination side. */
   delete?: boolean;
   signal?: AbortSignal;
+  /**
+   * Folder levels walked below the remote folder before giving up with a MirrorError (default 64):
+   * where a server shows a symbolic-link loop as a real folder and gives no `unique` fact to spot
+   * it, the walk ends there instead of copying the loop over and over.
+   */
+  maxDepth?: number;
   /** Called for each file as it is decided: transferred, resumed, skipped or deleted. */
   onFile?: (event: { path: string; action: 'transfer' | 'resume' | 'skip' | 'delete' }) => void;
   onProgress?: (p: Progress) => void;
@@ -24,9 +31,24 @@ export interface MirrorResult {
   bytes: number;
 }
 
-interface Task { rel: string; remote: string; local: string; size: number; modified?: Date; offset: number }
+/** The remote tree cannot be mirrored as it is: a folder loop too deep to tell, or a symbolic link in the way of an upload. */
+export class MirrorError extends Error {
+  constructor(message: string) { super(message); this.name = 'MirrorError'; }
+}
 
-const join = (a: string, b: string) => (a.endsWith('/') ? a + b : `${a}/${b}`);
+interface Task {
+  rel: string; remote: string; local: string; size: number; offset: number;
+  /** The source's modification time to give the copy (ms), when known. */
+  modified?: number;
+  /** Download: the listing's time is coarse and its minute (or day) had not ended long before now: read MDTM before the transfer. */
+  fresh?: RemoteFile;
+}
+
+type RemoteFile = FileInfo & { rel: string };
+
+/** `b` inside the remote folder `a`; an empty `a` is the current folder, so `b` stays relative to it. */
+const join = (a: string, b: string) => (a === '' ? b : a.endsWith('/') ? a + b : `${a}/${b}`);
+const parentOf = (rel: string) => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
 
 /** Run tasks over a pool of connections: the first client plus up to parallel-1 more. */
 async function runPool<T>(first: FtpClient, connect: () => Promise<FtpClient>, parallel: number, tasks: T[],
@@ -54,22 +76,114 @@ export function isSafeName(name: string): boolean {
   return name !== '' && name !== '.' && name !== '..' && !/[/\\\0]/.test(name);
 }
 
-/** Every file under a remote folder, with folders listed first so they can be created in order. */
-async function walkRemote(client: FtpClient, dir: string, rel = ''): Promise<{ dirs: string[]; files: (FileInfo & { rel: string })[] }> {
-  const dirs: string[] = [];
-  const files: (FileInfo & { rel: string })[] = [];
-  for (const e of await client.list(rel ? join(dir, rel) : dir)) {
-    // A hostile or broken server must not steer writes outside the local folder.
-    if (!isSafeName(e.name)) continue;
-    const r = rel ? `${rel}/${e.name}` : e.name;
-    if (e.type === 'dir') {
-      dirs.push(r);
-      const sub = await walkRemote(client, dir, r);
-      dirs.push(...sub.dirs);
-      files.push(...sub.files);
-    } else if (e.type === 'file') files.push({ ...e, rel: r });
+interface RemoteTree {
+  /** Folders, each after its parent. */
+  dirs: string[];
+  files: RemoteFile[];
+  /** Symbolic links and other entries that are neither file nor folder: never followed, never written through. */
+  links: string[];
+  /** Folders met a second time (same `unique` fact: a link back up, or another name for a folder walked already): not walked again. */
+  seen: string[];
+}
+
+const DEFAULT_MAX_DEPTH = 64;
+/** A STAT reply comes over the control connection, which takes at most 1 MiB per reply: ask only about folders this small. */
+const STAT_MAX_ENTRIES = 2000;
+
+/**
+ * Walks a remote folder without following symbolic links, where the server lets them be seen:
+ * - entries a listing marks as links (`l` in LIST, `type=OS.unix=symlink` / `slink` in MLSD) are never entered;
+ * - folders are identified by the MLSD `unique` fact where the server gives it (seeded with the
+ *   top folder's, from MLST): a folder met again, such as `self -> .` that pyftpdlib's MLSD shows as
+ *   `type=dir`, is not walked twice;
+ * - an MLSD server that has never marked a link in this walk is asked `STAT folder` for folders with
+ *   subfolders: over the control connection (no data connection) several servers answer in `ls -l`
+ *   form with `l` for links even where their MLSD describes the target (pyftpdlib), so a link out of
+ *   the tree is found too; the answer is used only when it lists the same folder;
+ * - breadth first, so a folder is claimed by its shortest path, not by a link to it met earlier;
+ * - at most `maxDepth` levels, then a MirrorError: a loop that none of this reveals ends there.
+ */
+class RemoteWalker {
+  private readonly visited = new Set<string>();
+  private serverMarksLinks = false;
+  private statFailures = 0;
+  private readonly tree: RemoteTree = { dirs: [], files: [], links: [], seen: [] };
+
+  constructor(private readonly client: FtpClient, private readonly root: string, private readonly maxDepth: number,
+    /** Folders this side has too: among names of one folder, tried first. */
+    private readonly prefer?: (rel: string) => boolean) {}
+
+  async walk(): Promise<RemoteTree> {
+    if (this.client.features.has('MLST')) {
+      const top = await this.client.stat(this.root || '.').catch(() => undefined);
+      if (top?.unique) this.visited.add(top.unique);
+    }
+    let level = [''];
+    for (let depth = 1; level.length; depth++) {
+      const next: string[] = [];
+      for (const rel of level) next.push(...await this.folder(rel, depth));
+      level = next;
+    }
+    return this.tree;
   }
-  return { dirs, files };
+
+  /** List one folder; returns the subfolders to walk at `depth`. */
+  private async folder(rel: string, depth: number): Promise<string[]> {
+    const where = rel ? join(this.root, rel) : this.root;
+    const entries = await this.client.list(where);
+    if (entries.some((e) => e.type === 'link')) this.serverMarksLinks = true;
+    const hidden = await this.hiddenLinks(where, entries);
+    const dirs: { e: FileInfo; r: string }[] = [];
+    for (const e of entries) {
+      // A hostile or broken server must not steer writes outside the local folder.
+      if (!isSafeName(e.name)) continue;
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.type === 'file') this.tree.files.push({ ...e, rel: r });
+      else if (e.type === 'dir' && !hidden.has(e.name)) dirs.push({ e, r });
+      else this.tree.links.push(r);
+    }
+    if (this.prefer) dirs.sort((a, b) => Number(this.prefer!(b.r)) - Number(this.prefer!(a.r)));
+    const walk: string[] = [];
+    for (const { e, r } of dirs) {
+      if (e.unique !== undefined) {
+        if (this.visited.has(e.unique)) { this.tree.seen.push(r); continue; }
+        this.visited.add(e.unique);
+      }
+      if (depth > this.maxDepth) {
+        throw new MirrorError(`${join(this.root, r)}: more than ${this.maxDepth} folder levels deep; `
+          + 'a symbolic link loop the server shows as a folder? Not mirrored');
+      }
+      this.tree.dirs.push(r);
+      walk.push(r);
+    }
+    return walk;
+  }
+
+  /** Names the listing calls folders that STAT shows as symbolic links (see the class comment). */
+  private async hiddenLinks(where: string, entries: FileInfo[]): Promise<Set<string>> {
+    const none = new Set<string>();
+    if (this.serverMarksLinks || this.statFailures >= 3 || !this.client.features.has('MLST')) return none;
+    const dirNames = entries.filter((e) => e.type === 'dir').map((e) => e.name);
+    if (dirNames.length === 0 || entries.length > STAT_MAX_ENTRIES) return none;
+    // Never a bare STAT (server status) and never an argument that reads as `ls` options.
+    const target = where === '' ? '.' : where.startsWith('-') ? `./${where}` : where;
+    const reply = await this.client.send(`STAT ${target}`).catch(() => undefined);
+    const listed = reply && reply.code >= 200 && reply.code < 300
+      ? parseListing(reply.lines.map((l) => l.replace(/^ /, '')).join('\n')) : [];
+    const names = new Set(entries.map((e) => e.name));
+    const statNames = new Set(listed.map((e) => e.name));
+    // Only an answer about this very folder counts: every name it gives is listed here, and every folder here is in it.
+    if (listed.length === 0 || listed.some((e) => !names.has(e.name)) || dirNames.some((n) => !statNames.has(n))) {
+      this.statFailures++;
+      return none;
+    }
+    this.statFailures = 0;
+    return new Set(listed.filter((e) => e.type === 'link' && dirNames.includes(e.name)).map((e) => e.name));
+  }
+}
+
+function walkRemote(client: FtpClient, dir: string, options: MirrorOptions, prefer?: (rel: string) => boolean): Promise<RemoteTree> {
+  return new RemoteWalker(client, dir, options.maxDepth ?? DEFAULT_MAX_DEPTH, prefer).walk();
 }
 
 /**
@@ -100,36 +214,153 @@ async function walkLocal(root: string, rel = ''): Promise<{ dirs: string[]; file
   return { dirs, files };
 }
 
-/** Same size, and the destination no older than the source (to the second): nothing to do. */
-function unchanged(srcSize: number, srcTime: Date | undefined, dstSize: number, dstTime: Date | undefined): boolean {
-  if (srcSize !== dstSize) return false;
-  if (!srcTime || !dstTime) return true;
-  return Math.floor(dstTime.getTime() / 1000) >= Math.floor(srcTime.getTime() / 1000);
+// ---- When is a copy up to date? ----
+//
+// Same size, and the copy's time not older than the source's, in whole seconds. A listing does not
+// always give seconds: MLSD does, but `ls -l` (LIST) shows `HH:MM` for recent files and only the
+// day (`Mon DD YYYY`) for files older than six months, and DOS listings show minutes. Such a time
+// is taken as the range it stands for, [start, end of that minute or day), and compared as one:
+// - when the range settles it (the copy is newer than all of it, or older than all of it), done;
+// - otherwise, for a download: a local copy last written (ctime, set by the download's own utimes)
+//   after the remote range had ended holds every change made within it; if not, and the server
+//   has MDTM, its time to the second decides (one round trip, only for such files);
+// - for an upload: MDTM decides (vsftpd, LIST only and no MFMT: a file written and uploaded in the
+//   same minute is listed as older than itself; MDTM shows the upload's second);
+// - with no MDTM the copy counts as current, as before: re-sending every such file on each run
+//   would be the worse mistake.
+// A download of a file whose listed minute is recent reads MDTM first, so the copy gets the
+// second it was taken at and a later change within the same minute shows on the next run.
+// LIST times are the server's local time read as UTC; the first MDTM (UTC by RFC 3659) against a
+// minute-precise listing gives the offset in whole quarter hours, applied to every listed time.
+
+const SECOND = 1000;
+const MINUTE = 60_000;
+const DAY = 86_400_000;
+/** A listed minute counts as possibly still open this long after it ended (clock differences). */
+const CLOCK_LEEWAY = 60_000;
+
+const LS_DATE = /\s(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)\s+\d{1,2}\s+(?:\d{4}|\d{1,2}:\d{2}(:\d{2})?)\s/i;
+const LS_YEAR = /\s(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)\s+\d{1,2}\s+\d{4}\s/i;
+const DOS_DATE = /^(?:\d{2}-\d{2}-\d{2,4}|\d{4}-\d{2}-\d{2})\s+\d{1,2}:\d{2}/;
+
+/** How finely a listing gave an entry's time, in ms: a second (MLSD, `ls` with seconds), a minute or a day. */
+export function listedPrecision(e: FileInfo): number {
+  const raw = e.raw;
+  if (!raw || parseMlsxLine(raw)) return SECOND;
+  const ls = LS_DATE.exec(raw);
+  if (ls) return LS_YEAR.test(raw) ? DAY : ls[1] ? SECOND : MINUTE;
+  return DOS_DATE.test(raw) ? MINUTE : SECOND;
 }
 
-/** Download the tree under `remoteDir` into `localDir`. */
+/** A time known to lie in [lo, hi), ms. */
+export interface TimeRange { lo: number; hi: number }
+
+const exactly = (t: number): TimeRange => ({ lo: t, hi: t + 1 });
+
+/**
+ * Is a copy whose time lies in `copy` no older than a source whose time lies in `source`, in whole
+ * seconds? 'unsure' when the ranges leave both answers open.
+ */
+export function compareTimes(source: TimeRange, copy: TimeRange): 'current' | 'older' | 'unsure' {
+  const s0 = Math.floor(source.lo / SECOND), s1 = Math.ceil(source.hi / SECOND) - 1;
+  const c0 = Math.floor(copy.lo / SECOND), c1 = Math.ceil(copy.hi / SECOND) - 1;
+  if (c0 >= s1) return 'current';
+  if (c1 < s0) return 'older';
+  return 'unsure';
+}
+
+/** Remote modification times: listed ranges, MDTM where needed, and the listing's time zone. */
+class RemoteTimes {
+  private readonly exactTimes = new Map<string, number | undefined>();
+  private zoneOffset: number | undefined;
+  private readonly hasMdtm: boolean;
+
+  constructor(private readonly client: FtpClient, private readonly root: string) {
+    this.hasMdtm = client.features.has('MDTM');
+  }
+
+  /** MDTM, to the second; undefined when the server has none or refuses. Cached per file. */
+  async exact(f: RemoteFile, client = this.client): Promise<number | undefined> {
+    if (!this.hasMdtm) return undefined;
+    if (this.exactTimes.has(f.rel)) return this.exactTimes.get(f.rel);
+    const t = await client.lastModified(join(this.root, f.rel)).then((d) => d.getTime(), () => undefined);
+    this.exactTimes.set(f.rel, t);
+    return t;
+  }
+
+  /** The listed time as the range of UTC times it stands for; undefined when the listing gave none. */
+  async range(f: RemoteFile): Promise<(TimeRange & { coarse: boolean }) | undefined> {
+    if (!f.modified) return undefined;
+    const precision = listedPrecision(f);
+    let lo = Math.floor(f.modified.getTime() / precision) * precision;
+    if (precision > SECOND) lo -= await this.offset(f, precision);
+    return { lo, hi: lo + precision, coarse: precision > SECOND };
+  }
+
+  /** How far the listing's clock is ahead of UTC, learnt once from a minute-precise entry and its MDTM. */
+  private async offset(f: RemoteFile, precision: number): Promise<number> {
+    if (this.zoneOffset !== undefined) return this.zoneOffset;
+    if (precision !== MINUTE || !this.hasMdtm) return 0;
+    const exact = await this.exact(f);
+    const diff = exact === undefined ? 0 : f.modified!.getTime() - Math.floor(exact / MINUTE) * MINUTE;
+    // A file changed between the listing and MDTM gives an odd difference: then assume UTC.
+    this.zoneOffset = Math.abs(diff) <= 14 * 3600_000 && diff % (15 * MINUTE) === 0 ? diff : 0;
+    return this.zoneOffset;
+  }
+}
+
+/** Download direction: is the local copy (stat `st`) of remote file `f` current? */
+async function localCopyCurrent(f: RemoteFile, st: fs.Stats, times: RemoteTimes): Promise<boolean> {
+  if (st.size !== f.size) return false;
+  const range = await times.range(f);
+  if (!range) return true;
+  const verdict = compareTimes(range, exactly(st.mtimeMs));
+  if (verdict !== 'unsure') return verdict === 'current';
+  if (st.ctimeMs >= range.hi + CLOCK_LEEWAY) return true;
+  const exact = await times.exact(f);
+  return exact === undefined || compareTimes(exactly(exact), exactly(st.mtimeMs)) === 'current';
+}
+
+/** Upload direction: is remote file `r` a current copy of local file `f`? */
+async function remoteCopyCurrent(f: { size: number; modified: Date }, r: RemoteFile, times: RemoteTimes): Promise<boolean> {
+  if (r.size !== f.size) return false;
+  const range = await times.range(r);
+  if (!range) return true;
+  const source = exactly(f.modified.getTime());
+  const verdict = compareTimes(source, range);
+  if (verdict !== 'unsure') return verdict === 'current';
+  const exact = await times.exact(r);
+  return exact === undefined || compareTimes(source, exactly(exact)) === 'current';
+}
+
+/** Download the tree under `remoteDir` (empty: the current folder) into `localDir`. */
 export async function mirrorDown(client: FtpClient, connect: () => Promise<FtpClient>, remoteDir: string, localDir: string,
   options: MirrorOptions = {}): Promise<MirrorResult> {
   const result: MirrorResult = { transferred: 0, resumed: 0, skipped: 0, deleted: 0, bytes: 0 };
   const canResume = client.features.has('REST');
-  const remote = await walkRemote(client, remoteDir);
+  const remote = await walkRemote(client, remoteDir, options);
+  const times = new RemoteTimes(client, remoteDir);
   await fsp.mkdir(localDir, { recursive: true });
   for (const d of remote.dirs) await fsp.mkdir(path.join(localDir, d), { recursive: true });
   const tasks: Task[] = [];
   for (const f of remote.files) {
     const local = path.join(localDir, f.rel);
     const st = statQuietly(local);
-    if (st && unchanged(f.size, f.modified, st.size, st.mtime)) { result.skipped++; options.onFile?.({ path: f.rel, action: 'skip' }); continue; }
+    if (st && await localCopyCurrent(f, st, times)) { result.skipped++; options.onFile?.({ path: f.rel, action: 'skip' }); continue; }
     // A shorter local file left by an interrupted run is continued, not fetched again.
     const offset = st && canResume && st.size < f.size ? st.size : 0;
-    tasks.push({ rel: f.rel, remote: join(remoteDir, f.rel), local, size: f.size, modified: f.modified, offset });
+    const range = await times.range(f);
+    const fresh = range?.coarse && range.hi + CLOCK_LEEWAY > Date.now() ? f : undefined;
+    tasks.push({ rel: f.rel, remote: join(remoteDir, f.rel), local, size: f.size, modified: range?.lo, offset, fresh });
   }
   await runPool(client, connect, options.parallel ?? 4, tasks, async (c, t) => {
     options.onFile?.({ path: t.rel, action: t.offset ? 'resume' : 'transfer' });
+    // Before the transfer: a change made while it runs then shows as newer next time.
+    if (t.fresh) t.modified = await times.exact(t.fresh, c) ?? t.modified;
     { const n = await c.download(t.remote, t.local, { offset: t.offset, total: t.size, signal: options.signal, onProgress: options.onProgress }); result.bytes += n; }
     if (t.offset) result.resumed++; else result.transferred++;
     // The remote time on the copy makes the next run see it as unchanged.
-    if (t.modified) fs.utimesSync(t.local, new Date(), t.modified); // direct: a thread-pool trip per file costs more
+    if (t.modified !== undefined) fs.utimesSync(t.local, new Date(), new Date(t.modified)); // direct: a thread-pool trip per file costs more
   }, options.signal);
   if (options.delete) {
     const wantedFiles = new Set(remote.files.map((f) => f.rel));
@@ -148,31 +379,48 @@ export async function mirrorDown(client: FtpClient, connect: () => Promise<FtpCl
   return result;
 }
 
-/** Upload the tree under `localDir` to `remoteDir` (mirror --reverse). */
+/** Upload the tree under `localDir` to `remoteDir` (empty: the current folder) (mirror --reverse). */
 export async function mirrorUp(client: FtpClient, connect: () => Promise<FtpClient>, localDir: string, remoteDir: string,
   options: MirrorOptions = {}): Promise<MirrorResult> {
   const result: MirrorResult = { transferred: 0, resumed: 0, skipped: 0, deleted: 0, bytes: 0 };
   const canResume = client.features.has('REST');
   const canSetTime = client.features.has('MFMT');
   const local = await walkLocal(localDir);
+  const localDirs = new Set(local.dirs);
   await client.ensureDir(remoteDir);
-  const remote = await walkRemote(client, remoteDir).catch(() => ({ dirs: [] as string[], files: [] as (FileInfo & { rel: string })[] }));
+  const empty: RemoteTree = { dirs: [], files: [], links: [], seen: [] };
+  const remote = await walkRemote(client, remoteDir, options, (rel) => localDirs.has(rel)).catch((err: unknown) => {
+    if (err instanceof MirrorError) throw err;
+    return empty;
+  });
+  // Never write through a symbolic link on the server: whatever it points to is not this tree.
+  const links = new Set(remote.links);
+  const blocked = (rel: string) => {
+    for (let p = rel; p; p = parentOf(p)) if (links.has(p)) return p;
+    return undefined;
+  };
+  for (const rel of [...local.dirs, ...local.files.map((f) => f.rel)]) {
+    const link = blocked(rel);
+    if (link) throw new MirrorError(`${join(remoteDir, link)} is a symbolic link (or special file) on the server: not writing through it; remove it there first`);
+  }
+  const times = new RemoteTimes(client, remoteDir);
   const remoteFiles = new Map(remote.files.map((f) => [f.rel, f]));
-  const remoteDirs = new Set(remote.dirs);
+  const remoteDirs = new Set([...remote.dirs, ...remote.seen]);
   for (const d of local.dirs) if (!remoteDirs.has(d)) await client.ensureDir(join(remoteDir, d));
   const tasks: Task[] = [];
   for (const f of local.files) {
     const r = remoteFiles.get(f.rel);
-    if (r && unchanged(f.size, f.modified, r.size, r.modified)) { result.skipped++; options.onFile?.({ path: f.rel, action: 'skip' }); continue; }
+    if (r && await remoteCopyCurrent(f, r, times)) { result.skipped++; options.onFile?.({ path: f.rel, action: 'skip' }); continue; }
     const offset = r && canResume && r.size < f.size ? r.size : 0;
-    tasks.push({ rel: f.rel, remote: join(remoteDir, f.rel), local: path.join(localDir, f.rel), size: f.size, modified: f.modified, offset });
+    tasks.push({ rel: f.rel, remote: join(remoteDir, f.rel), local: path.join(localDir, f.rel), size: f.size, modified: f.modified.getTime(), offset });
   }
   await runPool(client, connect, options.parallel ?? 4, tasks, async (c, t) => {
     options.onFile?.({ path: t.rel, action: t.offset ? 'resume' : 'transfer' });
     // The path, not a stream: the client reads regular files in large positioned chunks.
     result.bytes += await c.upload(t.local, t.remote, { offset: t.offset, signal: options.signal, onProgress: options.onProgress });
     if (t.offset) result.resumed++; else result.transferred++;
-    if (canSetTime && t.modified) await c.setLastModified(t.remote, t.modified).catch(() => undefined);
+    // Without MFMT the copy keeps its upload time, which is later than the source's: current too.
+    if (canSetTime && t.modified !== undefined) await c.setLastModified(t.remote, new Date(t.modified)).catch(() => undefined);
   }, options.signal);
   if (options.delete) {
     const wanted = new Set(local.files.map((f) => f.rel));
@@ -182,9 +430,13 @@ export async function mirrorUp(client: FtpClient, connect: () => Promise<FtpClie
       result.deleted++;
       options.onFile?.({ path: f.rel, action: 'delete' });
     }
-    const wantedDirs = new Set(local.dirs);
+    // Folders go with RMD once empty, deepest first, never by a recursive removal that could follow
+    // a link the listing showed as a folder. Links and folders met twice inside them are removed
+    // with DELE, which takes the link itself (and refuses a real folder).
+    const doomed = new Set(remote.dirs.filter((d) => !localDirs.has(d)));
+    for (const rel of [...remote.links, ...remote.seen]) if (doomed.has(parentOf(rel))) await client.remove(join(remoteDir, rel));
     for (const d of [...remote.dirs].reverse()) {
-      if (!wantedDirs.has(d)) { await client.removeDir(join(remoteDir, d), { recursive: true }); result.deleted++; }
+      if (doomed.has(d)) { await client.removeDir(join(remoteDir, d)); result.deleted++; }
     }
   }
   return result;
