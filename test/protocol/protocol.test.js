@@ -104,8 +104,13 @@ test('EPRT/EPSV encode and decode, IPv4 and IPv6', () => {
   assert.equal(parseEpsvReply('Entering Extended Passive Mode (!!!6446!)'), 6446);
   assert.equal(parseEpsvReply('229 (|||0|)'), undefined);
   fc.assert(fc.property(fc.oneof(fc.ipV4(), fc.ipV6()), fc.integer({ min: 1, max: 65535 }), (host, port) => {
-    assert.deepEqual(decodeEprt(encodeEprt({ host, port })), { host, port });
+    // Addresses go out in their one canonical spelling, which decodes to the same address.
+    assert.deepEqual(decodeEprt(encodeEprt({ host, port })), { host: normalizeIp(host), port });
+    assert.equal(normalizeIp(normalizeIp(host)), normalizeIp(host));
   }));
+  assert.equal(normalizeIp('0:0:0:0:0:0:0:1'), '::1');
+  assert.equal(normalizeIp('::FFFF:7f00:1'), '127.0.0.1');
+  assert.equal(normalizeIp('FE80:0::1%eth0'), 'fe80::1%eth0');
   fc.assert(fc.property(fc.string(), (s) => { decodeEprt(s); parseEpsvReply(s); }));
   assert.ok(isPrivateOrUnroutable('10.0.0.5') && isPrivateOrUnroutable('192.168.0.1') && isPrivateOrUnroutable('fe80::1'));
   assert.ok(!isPrivateOrUnroutable('8.8.8.8') && !isPrivateOrUnroutable('2001:db8::1'));
