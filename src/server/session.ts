@@ -194,8 +194,9 @@ export class Session {
       if (ev.line.trim() === '') continue;
       const verb = parseCommandLine(ev.line).verb;
       // Answered at once, but only while the client reads its replies: a flood of STATs during
-      // a stalled transfer joins the queue instead, and the queue's limit stops reading.
-      if (this.transfer && DURING_TRANSFER.has(verb) && this.queue.length === 0 &&
+      // a stalled transfer joins the queue instead, and the queue's limit stops reading. STAT
+      // and NOOP keep their place behind commands already queued; ABOR is urgent.
+      if (this.transfer && DURING_TRANSFER.has(verb) && (this.queue.length === 0 || verb === 'ABOR') &&
         this.socket.writableLength <= IMMEDIATE_REPLY_LIMIT) {
         void this.execute(ev.line);
         continue;

@@ -168,3 +168,25 @@ test('a flood of STAT during a stalled download is not answered without end whil
     c.close();
   } finally { await srv.stop(); }
 });
+
+test('ABOR still stops a transfer at once when other commands are queued behind it', async () => {
+  const srv = await startServer();
+  try {
+    const fh = await fs.open(path.join(srv.root, 'big.bin'), 'w');
+    await fh.truncate(256 * 1024 * 1024);
+    await fh.close();
+    const c = await loggedIn(srv);
+    await c.cmd('TYPE I');
+    const d = await c.passive('EPSV');
+    d.pause();
+    d.on('error', () => {});
+    assert.equal((await c.cmd('RETR big.bin')).code, 150);
+    // A pipelining client: the next command is already queued when it decides to abort.
+    c.writeRaw('PWD\r\nABOR\r\n');
+    assert.equal((await c.read()).code, 426);
+    assert.equal((await c.read()).code, 226);
+    assert.equal((await c.read()).code, 257);
+    d.destroy();
+    c.close();
+  } finally { await srv.stop(); }
+});
