@@ -187,6 +187,35 @@ describe('wharf client commands', () => {
     assert.doesNotMatch(verbose.stderr, /wonder/);
   });
 
+  test('no message quotes a password, whatever the mistake', async () => {
+    await fs.writeFile(path.join(srv.root, 'secret-test.txt'), 'x');
+    const cases = [
+      ['ls', 'ftp://u:sekrit-1@/x'], // no host: not a URL
+      ['ls', 'ftp://u:sek/rit-2@host/x'], // a / in the password
+      // Arguments swapped: the URL with the password is taken as the local side.
+      ['mirror', '--reverse', `ftp://${USER}:sekrit-3@127.0.0.1:${srv.port}/x`, `${url}/`],
+      ['put', `ftp://${USER}:sekrit-4@127.0.0.1:${srv.port}/file`, `${url}/`],
+      ['get', `${url}/secret-test.txt`, `ftp://${USER}:sekrit-5@127.0.0.1:${srv.port}/no/such/dir`],
+      ['mirror', `${url}/`, `ftp://${USER}:sekrit-6@127.0.0.1:${srv.port}/x`, '--bogus'],
+      ['ls', `--bogus=ftp://u:sekrit-7@h/`, `${url}/`],
+    ];
+    for (const args of cases) {
+      const r = await wharf(args);
+      assert.notEqual(r.status, 0, args.join(' '));
+      assert.match(r.stderr, /\S/, `${args.join(' ')}: says what is wrong`);
+      for (const out of [r.stderr, r.text]) {
+        assert.doesNotMatch(out, /sek/, args.join(' '));
+        assert.doesNotMatch(out, /wonder/, args.join(' '));
+      }
+    }
+    // The known password is hidden wherever it appears, also outside a URL.
+    const local = path.join(work, `wonder land`, 'x');
+    const r = await wharf(['get', `${url}/secret-test.txt`, local]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /no such file/i);
+    assert.doesNotMatch(r.stderr, /wonder/);
+  });
+
   test('FTPS: certificate checked unless --insecure; --ca trusts a given certificate', async () => {
     const cert = await selfSignedCertificate();
     const tlsSrv = await startServer({ tls: cert, requireTls: true, implicitTlsPort: 0 });
