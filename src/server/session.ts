@@ -27,6 +27,7 @@ const MAX_QUEUED_LINES = 64;
 const DEFAULT_FACTS: ReadonlySet<MlstFact> = new Set<MlstFact>(MLST_FACTS);
 const MAX_UNREAD_REPLIES = 1024 * 1024;
 const IMMEDIATE_REPLY_LIMIT = 64 * 1024;
+const UPLOADS_REMEMBERED = 1000;
 /** Commands whose argument is a secret: never logged. */
 const SECRET_ARGS = new Set(['PASS', 'ACCT', 'ADAT']);
 
@@ -516,6 +517,16 @@ export class Session {
 
   destroy() { this.socket.destroy(); }
   get isClosed() { return this.closed; }
+
+  /** Files this session created by uploading (the latest UPLOADS_REMEMBERED): MFMT may set their times. */
+  private uploads: Set<string> | undefined;
+  noteUpload(p: string) {
+    this.uploads ??= new Set();
+    this.uploads.delete(p);
+    this.uploads.add(p);
+    if (this.uploads.size > UPLOADS_REMEMBERED) this.uploads.delete(this.uploads.values().next().value!);
+  }
+  uploadedHere(p: string): boolean { return this.uploads?.has(p) ?? false; }
 }
 
 /**

@@ -130,6 +130,15 @@ test('embedding: typed events and an in-memory storage', async () => {
     await c.cmd('RETR hello.txt');
     assert.equal((await got).toString(), 'hi from memory');
     assert.equal((await c.read()).code, 226);
+    // In TYPE A the event counts what was sent: line ends as CRLF.
+    mem.writeFile('/lines.txt', 'a\nb\n');
+    await c.cmd('TYPE A');
+    d = await c.passive();
+    const text = collect(d);
+    await c.cmd('RETR lines.txt');
+    assert.equal((await text).toString(), 'a\r\nb\r\n');
+    assert.equal((await c.read()).code, 226);
+    await c.cmd('TYPE I');
     await c.cmd('MKD pics');
     await c.cmd('RNFR snap.jpg');
     await c.cmd('RNTO pics/snap.jpg');
@@ -144,6 +153,7 @@ test('embedding: typed events and an in-memory storage', async () => {
     assert.equal(upload.mode, 'store');
     assert.equal(upload.session.username, 'cam');
     assert.equal(events.find(([e]) => e === 'login')[1].username, 'cam');
+    assert.deepEqual(events.filter(([e]) => e === 'download').map(([, p]) => [p.path, p.bytes]), [['/hello.txt', 14], ['/lines.txt', 6]]);
     assert.ok(!JSON.stringify(events.map(([, p]) => p)).includes('nope'), 'no password in any event');
   } finally {
     await server.close();
@@ -419,6 +429,44 @@ test('a one-port passive range serves sessions in turn: a port kept between tran
     assert.equal((await retrVia(a, only, 'a.txt')).toString(), 'shared port');
     a.close();
     b.close();
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('narrow accounts: download-only may SIZE and MDTM what it downloads; upload-only may time its own uploads', async () => {
+  const none = { list: false, download: false, upload: false, overwrite: false, append: false, delete: false, rename: false, mkdir: false, rmdir: false, chmod: false };
+  const srv = await startServer({ users: [
+    { username: 'fetcher', password: 'pw', permissions: { ...none, download: true } },
+    { username: 'dropper', password: 'pw', permissions: { ...none, list: true, upload: true } },
+  ] });
+  try {
+    await fs.writeFile(path.join(srv.root, 'file.bin'), 'hello world');
+    await fs.writeFile(path.join(srv.root, 'theirs.txt'), 'not yours');
+    const f = await RawClient.connect(srv.port);
+    await f.login('fetcher', 'pw');
+    // What curl sends before every download.
+    await f.cmd('TYPE I');
+    assert.equal((await f.cmd('SIZE file.bin')).text, '11');
+    assert.equal((await f.cmd('MDTM file.bin')).code, 213);
+    let d = await f.passive();
+    const got = collect(d);
+    assert.equal((await f.cmd('RETR file.bin')).code, 150);
+    assert.equal((await got).toString(), 'hello world');
+    assert.equal((await f.read()).code, 226);
+    f.close();
+
+    const u = await RawClient.connect(srv.port);
+    await u.login('dropper', 'pw');
+    await u.cmd('TYPE I');
+    d = await u.passive();
+    assert.equal((await u.cmd('STOR mine.txt')).code, 150);
+    d.end('mine');
+    assert.equal((await u.read()).code, 226);
+    assert.equal((await u.cmd('MFMT 20200101000000 mine.txt')).code, 213);
+    assert.equal((await fs.stat(path.join(srv.root, 'mine.txt'))).mtime.toISOString(), '2020-01-01T00:00:00.000Z');
+    assert.equal((await u.cmd('MFMT 20200101000000 theirs.txt')).code, 550, 'not a file it uploaded');
+    u.close();
   } finally {
     await srv.stop();
   }

@@ -213,6 +213,18 @@ test('RETR and STOR in binary and ASCII, with REST resume, bytes checked on disk
   d = await c.passive('EPSV');
   assert.equal((await c.cmd('RETR resume.txt')).code, 554);
   d.destroy();
+  // Finding the offset means reading the file: not for files over 16 MiB (as SIZE in TYPE A),
+  // and an offset past twice the file's size is refused without reading anything.
+  const big = await fs.open(path.join(srv.root, 'big-text.txt'), 'w');
+  await big.truncate(17 * 1024 * 1024);
+  await big.close();
+  for (const [rest, verb] of [[5, 'RETR big-text.txt'], [5, 'STOR big-text.txt'], [999999999999, 'RETR resume.txt'], [999999999999, 'STOR reup.txt']]) {
+    assert.equal((await c.cmd(`REST ${rest}`)).code, 350);
+    d = await c.passive('EPSV');
+    assert.equal((await c.cmd(verb)).code, 554, `REST ${rest} ${verb}`);
+    d.destroy();
+  }
+  assert.equal((await fs.stat(path.join(srv.root, 'big-text.txt'))).size, 17 * 1024 * 1024, 'untouched');
   c.close();
 });
 

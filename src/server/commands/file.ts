@@ -3,19 +3,18 @@ import { formatTimeVal, parseTimeVal } from '../../protocol/listing.js';
 import { asciiSizeDelta } from '../../protocol/ascii.js';
 import { virtualParent } from '../../protocol/path.js';
 import { FtpReplyError } from '../errors.js';
+import { ASCII_SCAN_LIMIT } from './transfer.js';
 import type { Session } from '../session.js';
 import type { CommandSpec } from './table.js';
 
-/** Largest file whose TYPE A size is computed by reading it; larger ones are refused (exact or nothing). */
-const ASCII_SIZE_LIMIT = 16 * 1024 * 1024;
 
 /**
- * A file's facts for SIZE and MDTM: listing information, so the folder must be listable (an
- * upload-only drop box does not tell who uploaded what, or how big it is).
+ * A file's facts for SIZE and MDTM: for users who may list its folder or download it (curl asks
+ * SIZE before every RETR); not in an upload-only drop box, which must not tell who uploaded what.
  */
 async function statFile(s: Session, arg: string) {
   const p = s.resolve(arg);
-  s.require('list', virtualParent(p));
+  if (!s.allows('download', p)) s.require('list', virtualParent(p));
   const info = await s.fs.stat(p);
   if (info.type !== 'file') throw new FtpReplyError(550, 'Not a regular file.');
   return { p, info };
@@ -100,7 +99,7 @@ export const fileCommands: CommandSpec[] = [
       if (s.type === 'I') { s.reply(213, String(info.size)); return; }
       // RFC 3659 4: in ASCII mode SIZE must be the size as transferred, so compute it or refuse.
       s.require('download', p); // this reads the file
-      if (info.size > ASCII_SIZE_LIMIT) throw new FtpReplyError(550, 'SIZE not available in ASCII mode for large files; use TYPE I.');
+      if (info.size > ASCII_SCAN_LIMIT) throw new FtpReplyError(550, 'SIZE not available in ASCII mode for large files; use TYPE I.');
       s.reply(213, String(await asciiSize(s, p)));
     },
   },
@@ -118,9 +117,11 @@ export const fileCommands: CommandSpec[] = [
       const date = sp > 0 ? parseTimeVal(arg.slice(0, sp)) : undefined;
       if (!date || !arg.slice(sp + 1)) throw new FtpReplyError(501, 'Usage: MFMT YYYYMMDDHHMMSS path.');
       const p = s.resolve(arg.slice(sp + 1));
-      // Changing an existing file's time is changing the file: not for a drop box's uploaders.
+      // Changing a file's time is changing the file: a user who may not overwrite (a drop box's
+      // uploaders) may set the times of files this session uploaded, as clients do after each
+      // upload, and of no others.
       s.require('upload', p);
-      s.require('overwrite', p);
+      if (!s.uploadedHere(p)) s.require('overwrite', p);
       await s.fs.setModified(p, date);
       // The time as stored: a file system clamps what it cannot hold (9999 became 2446 on tmpfs).
       const stored = (await s.fs.stat(p)).modified ?? date;

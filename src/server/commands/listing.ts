@@ -26,11 +26,13 @@ function pathArg(arg: string): string {
 }
 
 /**
- * Names with CR or LF are left out of every listing: a listing is lines, so such a name would
- * end its line early and what follows would read as another entry, or over the control
+ * Names with CR or LF (or a link target, owner or group from a custom storage) are left out of
+ * every listing: a listing is lines, so such a name would end its line early and what follows would read as another entry, or over the control
  * connection (STAT) as another reply. No FTP command can name such a file anyway.
  */
-const listable = (e: FileInfo) => !/[\r\n]/.test(e.name);
+const LINE_BREAK = /[\r\n]/;
+const listable = (e: FileInfo) => !LINE_BREAK.test(e.name) &&
+  !(e.target && LINE_BREAK.test(e.target)) && !(e.owner && LINE_BREAK.test(e.owner)) && !(e.group && LINE_BREAK.test(e.group));
 
 interface Target {
   /** Entries to show, in batches. */
@@ -46,10 +48,15 @@ async function resolveTarget(s: Session, rawArg: string): Promise<Target> {
   const arg = stripListFlags(rawArg);
   const p = s.resolve(pathArg(arg));
   const base = virtualBasename(p);
-  const globbing = hasWildcards(base);
+  let globbing = hasWildcards(base);
+  if (globbing && base.length > MAX_GLOB) {
+    // Too long to expand: a name with `*` or `?` in it, taken literally when it exists.
+    s.require('list', virtualParent(p));
+    if (!(await s.fs.stat(p).then(() => true, () => false))) throw new FtpReplyError(501, 'Wildcard pattern too long.');
+    globbing = false;
+  }
   s.require('list', globbing ? virtualParent(p) : p);
   if (globbing) {
-    if (base.length > MAX_GLOB) throw new FtpReplyError(501, 'Wildcard pattern too long.');
     const dir = virtualParent(p);
     const info = await s.fs.stat(dir);
     if (info.type !== 'dir') throw new FtpReplyError(550, 'No such file or directory.');

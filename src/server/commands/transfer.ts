@@ -10,19 +10,30 @@ import type { FileReader, FileWriter, WriteOptions } from '../storage/storage.js
 import type { CommandSpec } from './table.js';
 import { finish, pumpFile, pumpToFile } from '../../io/file-pump.js';
 
+/** Largest file read through to find a TYPE A restart offset (as SIZE in TYPE A). */
+export const ASCII_SCAN_LIMIT = 16 * 1024 * 1024;
+
 /** Downloads up to this size are read whole and sent with one write. */
 const WHOLE_MAX = 64 * 1024;
 
 /**
  * A TYPE A restart offset (octets as transferred, RFC 3659 5) as a place in the file, found by
- * reading the file from its start; 554 when the file is shorter than that as transferred.
+ * reading the file from its start; 554 when the file is shorter than that as transferred. Only
+ * for files up to ASCII_SCAN_LIMIT, as SIZE in TYPE A: the scan runs before the transfer (no ABOR
+ * reaches it), and without a bound a read-only user could keep the server reading gigabytes.
  */
-async function asciiRestart(s: Session, p: string, offset: number): Promise<NonNullable<AsciiOffsetFinder['result']>> {
+async function asciiRestart(s: Session, p: string, offset: number, size: number): Promise<NonNullable<AsciiOffsetFinder['result']>> {
+  // Each file byte is at most two octets on the wire.
+  if (offset > 2 * size) throw new FtpReplyError(554, 'Restart position beyond end of file.');
+  if (size > ASCII_SCAN_LIMIT) throw new FtpReplyError(554, 'Restart in TYPE A only for files up to 16 MiB; use TYPE I.');
   const finder = new AsciiOffsetFinder(offset);
   if (!finder.result) {
     const stream = await s.fs.createReadStream(p);
     try {
-      for await (const chunk of stream as AsyncIterable<Buffer>) if (finder.push(chunk)) break;
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        if (s.isClosed) throw new FtpReplyError(421, 'Connection closed.');
+        if (finder.push(chunk)) break;
+      }
     } finally {
       stream.destroy();
     }
@@ -79,22 +90,24 @@ async function retr(s: Session, arg: string) {
       size = info.size;
       const ascii = s.type === 'A';
       // In TYPE A the offset counts octets as sent (CRLF line ends), not the file's bytes.
-      const start = ascii && offset ? await asciiRestart(s, p, offset) : { fileOffset: offset, prevCr: false, split: false };
+      const start = ascii && offset ? await asciiRestart(s, p, offset, info.size) : { fileOffset: offset, prevCr: false, split: false };
       if (start.fileOffset > info.size) throw new FtpReplyError(554, 'Restart position beyond end of file.');
       stream = await s.fs.createReadStream(p, { start: start.fileOffset });
       const source = stream;
       run = (data, signal) => copy(source, ascii ? new LfToCrlf(start.prevCr || start.split) : undefined, data, 'out', signal);
     }
     const started = Date.now();
+    let sent = 0;
     const ok = await s.runTransfer({
       what: `RETR ${p}`,
       // The byte count only in binary: in TYPE A the file's size is not what goes over the wire.
       opening: `Opening ${modeName(s)} mode data connection for ${virtualBasename(p)}${s.type === 'A' ? '' : ` (${size - offset} bytes)`}.`,
-      run,
+      run: async (data, signal) => (sent = await run(data, signal)),
       small,
     });
     if (ok) {
-      s.ctx.emit('download', { session: s.info(), path: p, bytes: size - offset, durationMs: Date.now() - started });
+      // What went over the wire (in TYPE A, line ends included).
+      s.ctx.emit('download', { session: s.info(), path: p, bytes: sent, durationMs: Date.now() - started });
     }
   } catch (err) {
     s.clearData();
@@ -150,7 +163,10 @@ async function receive(s: Session, p: string, options: WriteOptions, mode: 'stor
         return received;
       },
     });
-    if (ok) s.ctx.emit('upload', { session: s.info(), path: p, bytes: received, durationMs: Date.now() - started, mode });
+    if (ok) {
+      if (mode !== 'append') s.noteUpload(p);
+      s.ctx.emit('upload', { session: s.info(), path: p, bytes: received, durationMs: Date.now() - started, mode });
+    }
   } catch (err) {
     s.clearData();
     throw err;
@@ -186,7 +202,7 @@ async function stor(s: Session, arg: string) {
     // byte. A CR kept last (an upload cut between CR and LF) is taken back, to be joined with an
     // LF that may come first now.
     try {
-      const at = await asciiRestart(s, p, offset);
+      const at = await asciiRestart(s, p, offset, existing?.size ?? 0);
       afterCr = at.prevCr;
       start = at.fileOffset - (afterCr ? 1 : 0);
     } catch (err) { s.clearData(); throw err; }
