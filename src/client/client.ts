@@ -7,7 +7,7 @@ import tls from 'node:tls';
 import { pipeline } from 'node:stream/promises';
 import { Readable, Transform, Writable, type Duplex } from 'node:stream';
 import { unquotePath } from '../protocol/path.js';
-import { parseTimeVal, type FileInfo } from '../protocol/listing.js';
+import { parseTimeVal, formatTimeVal, type FileInfo } from '../protocol/listing.js';
 import { parseListing, parseMlsxLine } from '../protocol/listing-parse.js';
 import { LfToCrlf, CrlfToLf } from '../protocol/ascii.js';
 import { VERSION } from '../version.js';
@@ -16,7 +16,7 @@ import { pumpFile, pumpToFile } from '../io/file-pump.js';
 import type { FileReader } from '../server/storage/storage.js';
 import { ControlConnection, type ReplyText } from './control.js';
 import { prepareData, type DataState, type PendingData } from './data-connection.js';
-import { FtpError, FtpTimeoutError } from './errors.js';
+import { FtpConnectionError, FtpError, FtpTimeoutError } from './errors.js';
 import { parseFtpUrl, type Security } from './url.js';
 
 export interface FtpClientOptions {
@@ -80,6 +80,10 @@ export class FtpClient extends EventEmitter {
   private readonly state: DataState = { epsv: undefined };
   private type: 'A' | 'I' | undefined;
   private protectedData = false;
+  /** The transfer running now, for close() to abort. */
+  private current: AbortController | undefined;
+  /** close() was called: transfers that start from now on are aborted at once. */
+  private closing = false;
 
   private constructor(private readonly ctl: ControlConnection, readonly options: FtpClientOptions) {
     super();
@@ -143,6 +147,11 @@ export class FtpClient extends EventEmitter {
   get secure(): boolean { return this.ctl.secure; }
 
   // ---- simple commands ----
+  //
+  // Every public method takes its place in the control connection's queue when it is called, and
+  // holds it for all its commands: calls made without awaiting act in the order they were made
+  // (an upload started before a cd() lands in the folder that was current when it was called).
+  // The *Locked helpers assume the caller holds the queue.
 
   /** Send any command and get its reply; negative replies are returned, not thrown. */
   send(command: string): Promise<ReplyText> {
@@ -175,8 +184,13 @@ export class FtpClient extends EventEmitter {
 
   async chmod(file: string, mode: number): Promise<void> { await this.run(`SITE CHMOD ${mode.toString(8)} ${file}`); }
 
-  async size(file: string): Promise<number> {
-    const r = await this.ctl.exclusive(async () => { await this.setType('I'); return this.ctl.expect(`SIZE ${file}`, 213); });
+  size(file: string): Promise<number> {
+    return this.ctl.exclusive(() => this.sizeLocked(file));
+  }
+
+  private async sizeLocked(file: string): Promise<number> {
+    await this.setType('I');
+    const r = await this.ctl.expect(`SIZE ${file}`, 213);
     const n = Number(r.text.trim());
     if (!Number.isSafeInteger(n)) throw new FtpError(r.code, r.text, 'SIZE');
     return n;
@@ -191,47 +205,62 @@ export class FtpClient extends EventEmitter {
 
   /** Set a file's modification time (MFMT), where the server supports it. */
   async setLastModified(file: string, date: Date): Promise<void> {
-    const { formatTimeVal } = await import('../protocol/listing.js');
     await this.run(`MFMT ${formatTimeVal(date).replace(/\.\d+$/, '')} ${file}`, 213);
   }
 
   /** mkdir -p: create every missing folder on the way; existing ones are fine. */
-  async ensureDir(dir: string): Promise<void> {
-    const absolute = dir.startsWith('/');
-    const parts = dir.split('/').filter(Boolean);
-    let current = absolute ? '' : '.';
-    for (const part of parts) {
-      current = absolute || current !== '.' ? `${current}/${part}` : part;
-      const r = await this.send(`MKD ${current}`);
-      if (r.code === 257) continue;
-      // Exists already? Then CWD into it works; otherwise the MKD error stands.
-      const probe = await this.send(`MLST ${current}`);
-      const isDir = probe.code === 250 ? /type=(dir|cdir|pdir)/i.test(probe.text) : await this.isDirByCwd(current);
-      if (!isDir) throw new FtpError(r.code, r.text, `MKD ${current}`);
-    }
-  }
-
-  private async isDirByCwd(dir: string): Promise<boolean> {
+  ensureDir(dir: string): Promise<void> {
     return this.ctl.exclusive(async () => {
-      const here = await this.ctl.raw('PWD');
-      const r = await this.ctl.raw(`CWD ${dir}`);
-      if (r.code !== 250) return false;
-      const back = unquotePath(here.text);
-      if (back) await this.ctl.raw(`CWD ${back}`);
-      return true;
+      const absolute = dir.startsWith('/');
+      const parts = dir.split('/').filter(Boolean);
+      let current = absolute ? '' : '.';
+      for (const part of parts) {
+        current = absolute || current !== '.' ? `${current}/${part}` : part;
+        const r = await this.ctl.raw(`MKD ${current}`);
+        if (r.code === 257) continue;
+        // Exists already? Then CWD into it works; otherwise the MKD error stands.
+        const probe = await this.ctl.raw(`MLST ${current}`);
+        const isDir = probe.code === 250 ? /type=(dir|cdir|pdir)/i.test(probe.text) : await this.isDirByCwd(current);
+        if (!isDir) throw new FtpError(r.code, r.text, `MKD ${current}`);
+      }
     });
   }
 
-  /** Remove a folder; with `recursive`, everything in it first. */
-  async removeDir(dir: string, options: { recursive?: boolean } = {}): Promise<void> {
-    if (options.recursive) {
-      for (const e of await this.list(dir)) {
+  private async isDirByCwd(dir: string): Promise<boolean> {
+    const here = await this.ctl.raw('PWD');
+    const r = await this.ctl.raw(`CWD ${dir}`);
+    if (r.code !== 250) return false;
+    const back = unquotePath(here.text);
+    if (back) await this.ctl.raw(`CWD ${back}`);
+    return true;
+  }
+
+  /**
+   * Remove a folder; with `recursive`, everything in it first. Links are removed, never followed:
+   * some servers (pyftpdlib's MLSD) report a link to a folder as a folder, so each entry reported
+   * as a folder is first deleted as a file (DELE removes a link and fails on a real folder), and
+   * only a real folder is entered, once (a folder met again by its MLSD `unique` fact is a loop).
+   */
+  removeDir(dir: string, options: { recursive?: boolean } = {}): Promise<void> {
+    return this.ctl.exclusive(() => this.removeDirLocked(dir, options.recursive === true, new Set()));
+  }
+
+  private async removeDirLocked(dir: string, recursive: boolean, visited: Set<string>): Promise<void> {
+    if (recursive) {
+      for (const e of await this.listLocked(dir)) {
         const child = `${dir.replace(/\/+$/, '')}/${e.name}`;
-        if (e.type === 'dir') await this.removeDir(child, options);
-        else await this.remove(child);
+        if (e.type !== 'dir') { await this.ctl.expect(`DELE ${child}`); continue; }
+        const asFile = await this.ctl.raw(`DELE ${child}`);
+        if (asFile.code >= 200 && asFile.code < 300) continue; // a link (or a file) named as a folder
+        const unique = (e as { facts?: Record<string, string> }).facts?.unique;
+        if (unique !== undefined) {
+          if (visited.has(unique)) throw new FtpError(asFile.code, asFile.text, `RMD ${child} (a folder already visited: a link loop?)`);
+          visited.add(unique);
+        }
+        await this.removeDirLocked(child, true, visited);
       }
     }
-    await this.run(`RMD ${dir}`);
+    await this.ctl.expect(`RMD ${dir}`);
   }
 
   // ---- transfers ----
@@ -241,6 +270,8 @@ export class FtpClient extends EventEmitter {
     await this.ctl.expect(`TYPE ${t}`, 200);
     this.type = t;
   }
+
+  private get replyTimeoutMs(): number { return this.options.timeouts?.reply ?? 30_000; }
 
   private dataSettings() {
     const timeouts = { connect: 15_000, dataIdle: 60_000, ...this.options.timeouts };
@@ -255,90 +286,188 @@ export class FtpClient extends EventEmitter {
   }
 
   /**
-   * One data transfer, holding the control connection throughout: set up the data connection,
-   * send the command, move the bytes, and finish only when both the bytes and the final reply
-   * are in. Abort sends ABOR and drains the replies so the connection stays usable.
+   * One data transfer; the caller holds the control connection. Set up the data connection, send
+   * the command, move the bytes, and finish only when both the bytes and the final reply are in.
+   *
+   * Abort (the caller's signal, or close()) is honoured at every step, and always leaves the reply
+   * stream in step, or the connection destroyed:
+   * - before the command is sent: after the reply of the command in flight (TYPE, EPSV...), at once;
+   * - after it, before its first reply: once that reply is in (a 1xx means a transfer to abort);
+   * - while the data connection opens: once it is open or failed. Over TLS the handshake is let
+   *   finish: Pure-FTPd resets the control connection and vsftpd breaks its TLS (plain text on
+   *   it) when a data connection vanishes mid-handshake;
+   * - while the bytes move: ABOR at once, then the data connection is closed (see `abandon`);
+   * - after the bytes are all in, while the final reply is awaited: the reply is read as usual.
+   * A signal that fires before the call settles makes it reject with AbortError, even when the
+   * server reports the transfer complete: the caller asked to stop, and the outcome stays one thing.
    */
-  private transfer<T>(command: string, type: 'A' | 'I', offset: number, signal: AbortSignal | undefined,
+  private async transferLocked<T>(command: string, type: 'A' | 'I', offset: number, signal: AbortSignal | undefined,
     move: (data: Duplex, abort: AbortSignal, stopEarly: () => void) => Promise<T>): Promise<T> {
-    return this.ctl.exclusive(async () => {
-      if (signal?.aborted) throw new AbortError();
-      await this.setType(type);
-      if (offset > 0) await this.ctl.expect(`REST ${offset}`, 350);
-      const pending: PendingData = await prepareData(this.ctl, this.state, this.dataSettings());
-      let data: Duplex | undefined;
-      let final: Promise<ReplyText> | undefined;
-      const inner = new AbortController();
-      let aborted = false;
-      const onAbort = () => {
-        aborted = true;
-        inner.abort();
-        data?.destroy();
-        pending.destroy();
-        try { this.ctl.write('ABOR'); } catch { /* connection gone */ }
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      try {
-        this.ctl.write(command);
-        const first = await this.ctl.read();
-        if (first.code >= 400) throw new FtpError(first.code, first.text, command);
-        if (first.code >= 200) {
-          // Some servers answer an empty listing with a final reply and no data connection.
-          pending.destroy();
-          return await move(Readable.from([]) as unknown as Duplex, inner.signal, () => {});
-        }
-        data = await pending.open();
-        let stopped = false;
-        // The final reply may come before the last bytes are read: listen for it from now, but
-        // bound the wait only once the data is done (a long transfer has no reply to wait for).
-        final = this.ctl.read(24 * 3600 * 1000);
-        final.catch(() => {});
-        const result = await move(data, inner.signal, () => { stopped = true; });
-        if (stopped) {
-          // The caller has what it wanted: close the data connection and ABOR the rest.
-          data.destroy();
-          this.ctl.write('ABOR');
-          await this.drainAfterAbort(final);
-          return result;
-        }
-        const done = await withTimeout(final, this.options.timeouts?.reply ?? 30_000, 'the reply after a transfer');
-        if (done.code >= 400) throw new FtpError(done.code, done.text, command);
-        return result;
-      } catch (err) {
-        data?.destroy();
-        pending.destroy();
-        if (aborted) { await this.drainAfterAbort(final); throw new AbortError(); }
-        throw err;
-      } finally {
-        signal?.removeEventListener('abort', onAbort);
-      }
-    });
-  }
-
-  /**
-   * After ABOR servers answer 426 then 226, or only 226 or 225, sometimes after the transfer's
-   * own 226: read until a 2xx that follows the abort, then until the line is quiet.
-   */
-  private async drainAfterAbort(pendingFirst?: Promise<ReplyText>) {
+    if (signal?.aborted || this.closing) throw new AbortError();
+    const aborter = new AbortController();
+    const onAbort = () => aborter.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    this.current = aborter;
+    const check = () => { if (aborter.signal.aborted) throw new AbortError(); };
+    let pending: PendingData | undefined;
     try {
-      await this.readAbortReplies(pendingFirst);
-    } catch (err) {
-      // Without the replies to ABOR the next command's reply cannot be told apart: give up the line.
-      this.ctl.destroy(err as Error);
-      throw err;
+      await this.setType(type);
+      check();
+      pending = await prepareData(this.ctl, this.state, this.dataSettings());
+      check();
+      // REST right before the command it applies to: a REST left without its command (an abort
+      // in between) would make some servers start the next, unrelated transfer at that offset.
+      if (offset > 0) await this.ctl.expect(`REST ${offset}`, 350);
+      this.ctl.write(command);
+      const first = await this.ctl.read();
+      if (first.code >= 400) { check(); throw new FtpError(first.code, first.text, command); }
+      if (first.code >= 200) {
+        // Some servers answer an empty listing with a final reply and no data connection.
+        pending.destroy();
+        check();
+        return await move(Readable.from([]) as unknown as Duplex, aborter.signal, () => {});
+      }
+      return await this.underway(command, pending, aborter.signal, move);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      pending?.destroy();
+      if (this.current === aborter) this.current = undefined;
     }
   }
 
-  private async readAbortReplies(pendingFirst?: Promise<ReplyText>) {
-    for (let i = 0; i < 4; i++) {
-      let r: ReplyText;
-      try {
-        r = i === 0 && pendingFirst ? await withTimeout(pendingFirst, 10_000, 'the reply to ABOR') : await this.ctl.read(i === 0 ? 10_000 : 500, i > 0);
-      } catch (err) {
-        if (err instanceof FtpTimeoutError && i > 0) return;
-        throw err;
+  /** The server has answered 1xx: a transfer is under way. Every way out reads its final reply or breaks the line. */
+  private async underway<T>(command: string, pending: PendingData, abort: AbortSignal,
+    move: (data: Duplex, abort: AbortSignal, stopEarly: () => void) => Promise<T>): Promise<T> {
+    const upload = /^(STOR|APPE|STOU)\b/i.test(command);
+    let data: Duplex;
+    try {
+      data = await pending.open();
+    } catch (err) {
+      // No data connection: the server answers 425/426, or waits for one; ABOR settles either.
+      const end = await this.abandon(undefined, async () => {});
+      if (abort.aborted) throw new AbortError();
+      if (end && end.code >= 400) throw new FtpError(end.code, end.text, command);
+      throw err;
+    }
+    if (abort.aborted) {
+      // Aborted while the data connection opened: it is open now (TLS handshake done), close it.
+      await this.abandon(undefined, () => this.closeData(data, upload));
+      throw new AbortError();
+    }
+    // The final reply may come before the last bytes are read: listen for it from now, but
+    // bound the wait only once the data is done (a long transfer has no reply to wait for).
+    const final = this.ctl.read(24 * 3600 * 1000);
+    let finalIn = false;
+    final.then(() => { finalIn = true; }, () => {});
+    // Abort while the bytes move: ABOR at once (servers that watch the control connection during
+    // a transfer stop it before the data connection breaks under them), then close the data
+    // connection: a plain one is reset at once, a TLS download's a turn later (see closeData). An
+    // upload's over TLS is left to `move`, which stops writing on the signal, to end it with
+    // close_notify; it is reset only if the server stops reading.
+    let graceTimer: NodeJS.Timeout | undefined;
+    let aborSent = false;
+    const onAbort = () => {
+      aborSent = this.writeAbor();
+      if (!(data instanceof tls.TLSSocket)) data.destroy();
+      else if (!upload) void this.closeData(data, false);
+      else graceTimer = setTimeout(() => data.destroy(), this.closeGraceMs);
+    };
+    abort.addEventListener('abort', onAbort, { once: true });
+    let stopped = false;
+    let result: T;
+    try {
+      result = await move(data, abort, () => { stopped = true; });
+    } catch (err) {
+      const end = await this.abandon(final, () => this.closeData(data, upload), aborSent);
+      if (abort.aborted) throw new AbortError();
+      // The server's own reason (a full disk, a closed file) says more than the data connection it
+      // broke; a local failure (the destination's) stands, the server's 426 only echoes it.
+      const serverFirst = finalIn || dataConnectionBroke(err);
+      if (end && end.code >= 400 && serverFirst && !(err instanceof FtpTimeoutError)) throw new FtpError(end.code, end.text, command);
+      throw err;
+    } finally {
+      abort.removeEventListener('abort', onAbort);
+      clearTimeout(graceTimer);
+    }
+    if (stopped || abort.aborted) {
+      // The caller has what it wanted (or wants no more): close the data connection and ABOR the rest.
+      await this.abandon(final, () => this.closeData(data, upload), aborSent);
+      if (abort.aborted) throw new AbortError();
+      return result;
+    }
+    let done: ReplyText;
+    try {
+      done = await withTimeout(final, this.replyTimeoutMs, 'the reply after a transfer');
+    } catch (err) {
+      // Whatever the server says later would be taken as the next command's reply.
+      this.ctl.destroy(new FtpConnectionError('control connection dropped: the reply after a transfer timed out', err));
+      throw err;
+    }
+    if (abort.aborted) throw new AbortError();
+    if (done.code >= 400) throw new FtpError(done.code, done.text, command);
+    return result;
+  }
+
+  private get closeGraceMs(): number { return Math.min(5000, this.replyTimeoutMs); }
+
+  /**
+   * Close a data connection left early. A plain one is reset at once. Over TLS, vsftpd and
+   * Pure-FTPd (OpenSSL 3) take a data connection that ends while they read it, without TLS's
+   * close_notify, as fatal to the whole session: vsftpd writes "500 OOPS: unexpected eof while
+   * reading" in plain text on the TLS control connection, Pure-FTPd resets it. They read it:
+   * - during the handshake: 'secureConnect' comes before the client's Finished has left, and a
+   *   reset in the same turn cancels it. So a download's is reset a turn later (after the
+   *   Finished; the server, writing, gets an error and answers 426). Not with close_notify:
+   *   ProFTPD ends the session when one arrives during a download;
+   * - during an upload: it ends with close_notify, and is reset once the server has closed too
+   *   (it sees an upload that ended early, answers 226, then the ABOR), or after a grace when the
+   *   server reads no more.
+   */
+  private closeData(data: Duplex, upload: boolean): Promise<void> {
+    if (data.destroyed || !(data instanceof tls.TLSSocket)) { data.destroy(); return Promise.resolve(); }
+    if (!upload) return new Promise((resolve) => setImmediate(() => { data.destroy(); resolve(); }));
+    return new Promise((resolve) => {
+      const done = () => { clearTimeout(timer); data.destroy(); resolve(); };
+      const timer = setTimeout(done, this.closeGraceMs);
+      data.once('close', done);
+      data.resume(); // the server's close_notify and FIN must be read for 'close' to come
+      data.end();
+    });
+  }
+
+  /** Send ABOR; false when the connection is gone. */
+  private writeAbor(): boolean {
+    try { this.ctl.write('ABOR'); return true; } catch { return false; }
+  }
+
+  /**
+   * Leave a transfer that is under way: ABOR (unless `aborSent`), close the data connection,
+   * read the transfer's final reply, then NOOP and skip replies up to its 200. Servers answer
+   * ABOR with one reply or two (426 then 226, or 225 after the transfer's own 226), some only
+   * after a delay: counting them is guesswork, the NOOP's 200 is not. The NOOP goes out only once
+   * the transfer's reply is in, so the transfer is over and the server answers the two in order.
+   * ABOR goes before the data connection closes: ProFTPD over TLS ends the whole session when a
+   * download's connection breaks under it before it has seen the ABOR. If the replies do not
+   * come, the connection is destroyed (later calls fail at once, never off by one).
+   * Returns the transfer's final reply, or undefined when the connection was given up.
+   */
+  private async abandon(final: Promise<ReplyText> | undefined, closeData: () => Promise<void>, aborSent = false): Promise<ReplyText | undefined> {
+    const ms = this.replyTimeoutMs;
+    try {
+      if (!aborSent) this.ctl.write('ABOR');
+      await closeData();
+      const end = await withTimeout(final ?? this.ctl.read(ms), ms, 'the reply to ABOR');
+      this.ctl.write('NOOP');
+      for (let i = 0; i < 8; i++) {
+        const r = await this.ctl.read(ms);
+        if (r.code === 200) return end;
+        if (r.code === 421) throw new FtpConnectionError(`server closing: ${r.code} ${r.text}`);
       }
-      if (r.code >= 200 && r.code < 300 && i > 0) return;
+      throw new FtpConnectionError('replies out of step after ABOR');
+    } catch (err) {
+      await closeData().catch(() => undefined);
+      if (!this.ctl.closed) this.ctl.destroy(new FtpConnectionError(`control connection dropped after ABOR: ${(err as Error).message}`, err));
+      return undefined;
     }
   }
 
@@ -361,56 +490,74 @@ export class FtpClient extends EventEmitter {
     };
   }
 
-  /** Download `remote` into a Writable or a local file path. Returns the bytes received. */
-  async download(remote: string, destination: Writable | string, options: TransferOptions = {}): Promise<number> {
-    const offset = options.offset ?? 0;
-    // SIZE only when someone watches progress and the caller did not say: a round trip per file counts.
-    const watched = options.onProgress !== undefined || this.listenerCount('progress') > 0;
-    const total = options.total ?? (watched ? await this.size(remote).catch(() => undefined) : undefined);
-    const counter = this.progress(remote, 'download', total, options);
-    const limit = options.length;
-    let dest: Writable;
-    if (typeof destination === 'string') {
-      // Opened, closed and (when small) written directly: on a local disk each costs microseconds,
-      // a thread-pool round trip tens of them, which is most of a small file's time.
-      const fd = fs.openSync(destination, offset ? 'r+' : 'w');
-      if (!options.ascii && limit === undefined && fs.fstatSync(fd).isFile()) return this.downloadToFile(remote, fd, offset, counter, options.signal);
-      // Pipes, terminals and devices (/dev/stdout) take sequential writes, not positioned ones.
-      dest = fs.createWriteStream('', { fd, start: offset || undefined, highWaterMark: 1024 * 1024 });
-    } else dest = destination;
-    await this.transfer(`RETR ${remote}`, options.ascii ? 'A' : 'I', offset, options.signal, async (data, abort, stopEarly) => {
-      const source: Readable = limit === undefined ? data : data.pipe(new Limit(limit, stopEarly));
-      source.on('data', (c: Buffer) => counter.add(c.length));
-      if (options.ascii) await pipeline(source, new CrlfToLf(), dest, { signal: abort });
-      else await pipeline(source, dest, { signal: abort });
-    });
-    counter.done();
-    return counter.bytes;
-  }
-
   /**
-   * Binary into a regular file: socket chunks gathered into writev batches of 1 MiB and more while
-   * the socket keeps flowing (the server's upload path), instead of a write per 64 KiB chunk.
+   * Download `remote` into a Writable or a local file path. Returns the bytes received.
+   * A local file is opened (and truncated) only once the server has accepted the RETR and the
+   * data connection is open: a missing remote file leaves an existing local one untouched, and a
+   * file this call created is removed again when the transfer fails before its first byte.
    */
-  private async downloadToFile(remote: string, fd: number, offset: number, counter: ProgressCounter,
-    signal: AbortSignal | undefined): Promise<number> {
-    const writer = fdWriter(fd, false, fs.closeSync, true);
-    try {
-      await this.transfer(`RETR ${remote}`, 'I', offset, signal, async (data, abort) => {
-        await pumpToFile(data, writer, offset, abort, (n) => counter.add(n));
-      });
-    } finally {
-      await writer.close();
-    }
-    counter.done();
-    return counter.bytes;
+  download(remote: string, destination: Writable | string, options: TransferOptions = {}): Promise<number> {
+    return this.ctl.exclusive(async () => {
+      const offset = options.offset ?? 0;
+      if (options.signal?.aborted) throw new AbortError();
+      // SIZE only when someone watches progress and the caller did not say: a round trip per file counts.
+      const watched = options.onProgress !== undefined || this.listenerCount('progress') > 0;
+      const total = options.total ?? (watched ? await this.sizeLocked(remote).catch((err) => {
+        if (err instanceof FtpError) return undefined;
+        throw err;
+      }) : undefined);
+      const counter = this.progress(remote, 'download', total, options);
+      const limit = options.length;
+      const command = `RETR ${remote}`;
+      const type = options.ascii ? 'A' : 'I';
+      const toStream = async (source: Readable, dest: Writable, abort: AbortSignal) => {
+        source.on('data', (c: Buffer) => counter.add(c.length));
+        if (options.ascii) await pipeline(source, new CrlfToLf(), dest, { signal: abort });
+        else await pipeline(source, dest, { signal: abort });
+      };
+      const limited = (data: Duplex, stopEarly: () => void): Readable => (limit === undefined ? data : data.pipe(new Limit(limit, stopEarly)));
+      if (typeof destination !== 'string') {
+        await this.transferLocked(command, type, offset, options.signal, (data, abort, stopEarly) => toStream(limited(data, stopEarly), destination, abort));
+        counter.done();
+        return counter.bytes;
+      }
+      let created = false;
+      try {
+        await this.transferLocked(command, type, offset, options.signal, async (data, abort, stopEarly) => {
+          const fd = openDestination(destination, offset, () => { created = true; });
+          let regular: boolean;
+          try { regular = fs.fstatSync(fd).isFile(); } catch (err) { fs.closeSync(fd); throw err; }
+          if (regular && !options.ascii && limit === undefined) {
+            // Binary into a regular file: socket chunks gathered into writev batches of 1 MiB and
+            // more while the socket keeps flowing (the server's upload path), not a write per chunk.
+            const writer = fdWriter(fd, false, fs.closeSync, true);
+            try {
+              await pumpToFile(data, writer, offset, abort, (n) => counter.add(n));
+            } catch (err) {
+              await writer.close().catch(() => undefined);
+              throw err;
+            }
+            await writer.close();
+            return;
+          }
+          // Pipes, terminals and devices (/dev/stdout) take sequential writes, not positioned ones.
+          const dest = fs.createWriteStream('', { fd, start: offset || undefined, highWaterMark: 1024 * 1024 });
+          await toStream(limited(data, stopEarly), dest, abort);
+        });
+      } catch (err) {
+        if (created && counter.bytes === 0) fs.rmSync(destination, { force: true });
+        throw err;
+      }
+      counter.done();
+      return counter.bytes;
+    });
   }
 
   /**
    * Binary upload of a local file: 1 MiB positional reads into two reused buffers, each written
    * while the next is read (the server's download path), instead of a stream of fresh buffers.
    */
-  private async uploadFile(file: string, remote: string, options: TransferOptions & { append?: boolean }): Promise<number> {
+  private async uploadFileLocked(file: string, remote: string, options: TransferOptions & { append?: boolean }): Promise<number> {
     const offset = options.offset ?? 0;
     const fh = await fsp.open(file, 'r');
     try {
@@ -426,7 +573,7 @@ export class FtpClient extends EventEmitter {
         close: () => fh.close(),
       };
       const command = `${options.append ? 'APPE' : 'STOR'} ${remote}`;
-      await this.transfer(command, 'I', options.append ? 0 : offset, options.signal, (data, abort) => pumpFile(reader, offset, data, abort));
+      await this.transferLocked(command, 'I', options.append ? 0 : offset, options.signal, (data, abort) => pumpFile(reader, offset, data, abort));
       counter.done();
       return counter.bytes;
     } finally {
@@ -435,27 +582,34 @@ export class FtpClient extends EventEmitter {
   }
 
   /** Upload a Readable or a local file to `remote`; `offset` resumes (REST), `append` uses APPE. */
-  async upload(source: Readable | string, remote: string, options: TransferOptions & { append?: boolean } = {}): Promise<number> {
-    const offset = options.offset ?? 0;
-    let total: number | undefined;
-    let input: Readable;
-    if (typeof source === 'string') {
-      const st = await fsp.stat(source);
-      // Positioned reads need a regular file; a pipe (/dev/stdin) or device is streamed.
-      if (st.isFile() && !options.ascii) return this.uploadFile(source, remote, options);
-      total = st.isFile() ? st.size : undefined;
-      // No start on a pipe or device: positioned reads fail there.
-      input = fs.createReadStream(source, { start: offset || undefined, highWaterMark: 1024 * 1024 });
-    } else input = source;
-    const counter = this.progress(remote, 'upload', total, options);
-    const command = `${options.append ? 'APPE' : 'STOR'} ${remote}`;
-    await this.transfer(command, options.ascii ? 'A' : 'I', options.append ? 0 : offset, options.signal, async (data, abort) => {
-      input.on('data', (c: Buffer) => counter.add(c.length));
-      if (options.ascii) await pipeline(input, new LfToCrlf(), data, { signal: abort });
-      else await pipeline(input, data, { signal: abort });
+  upload(source: Readable | string, remote: string, options: TransferOptions & { append?: boolean } = {}): Promise<number> {
+    return this.ctl.exclusive(async () => {
+      const offset = options.offset ?? 0;
+      if (options.signal?.aborted) throw new AbortError();
+      let total: number | undefined;
+      let input: Readable;
+      if (typeof source === 'string') {
+        const st = await fsp.stat(source);
+        // Positioned reads need a regular file; a pipe (/dev/stdin) or device is streamed.
+        if (st.isFile() && !options.ascii) return this.uploadFileLocked(source, remote, options);
+        total = st.isFile() ? st.size : undefined;
+        // No start on a pipe or device: positioned reads fail there.
+        input = fs.createReadStream(source, { start: offset || undefined, highWaterMark: 1024 * 1024 });
+      } else input = source;
+      const counter = this.progress(remote, 'upload', total, options);
+      const command = `${options.append ? 'APPE' : 'STOR'} ${remote}`;
+      try {
+        await this.transferLocked(command, options.ascii ? 'A' : 'I', options.append ? 0 : offset, options.signal, async (data, abort) => {
+          input.on('data', (c: Buffer) => counter.add(c.length));
+          await pumpStream(options.ascii ? withErrors(input, new LfToCrlf()) : input, data, abort);
+        });
+      } finally {
+        // A file opened here and never piped (the transfer failed first) is closed here.
+        if (typeof source === 'string') input.destroy();
+      }
+      counter.done();
+      return counter.bytes;
     });
-    counter.done();
-    return counter.bytes;
   }
 
   append(source: Readable | string, remote: string, options: TransferOptions = {}): Promise<number> {
@@ -463,10 +617,18 @@ export class FtpClient extends EventEmitter {
   }
 
   /** Folder entries, from MLSD when the server has it, else LIST in whatever format it speaks. */
-  async list(dir = ''): Promise<FileInfo[]> {
+  list(dir = ''): Promise<FileInfo[]> {
+    return this.ctl.exclusive(() => this.listLocked(dir));
+  }
+
+  private async listLocked(dir: string): Promise<FileInfo[]> {
     const useMlsd = this.features.has('MLST');
-    const command = (useMlsd ? 'MLSD' : 'LIST') + (dir ? ` ${dir}` : '');
-    const text = await this.transfer(command, 'A', 0, undefined, async (data) => {
+    // LIST's argument is read by vsftpd, Pure-FTPd and others as `ls` options when it starts with
+    // '-' (`LIST -dashdir` lists the current folder): such a relative name goes as `./-dashdir`.
+    // MLSD takes a plain path name (RFC 3659).
+    const arg = !useMlsd && dir.startsWith('-') ? `./${dir}` : dir;
+    const command = (useMlsd ? 'MLSD' : 'LIST') + (arg ? ` ${arg}` : '');
+    const text = await this.transferLocked(command, 'A', 0, undefined, async (data) => {
       const chunks: Buffer[] = [];
       let size = 0;
       for await (const c of data as AsyncIterable<Buffer>) {
@@ -490,8 +652,28 @@ export class FtpClient extends EventEmitter {
     return info;
   }
 
+  /**
+   * QUIT and close. A transfer running now is aborted (ABOR) rather than waited for, and so is any
+   * transfer queued before this call that has not started: they reject with AbortError. Other
+   * calls queued before this one still run, in order.
+   */
   async close(): Promise<void> {
+    this.closing = true;
+    this.current?.abort();
     await this.ctl.exclusive(() => this.ctl.close());
+  }
+}
+
+/** Open a download's local file: created if missing (`onCreated` told), truncated if not; `r+` when resuming. */
+function openDestination(file: string, offset: number, onCreated: () => void): number {
+  if (offset > 0) return fs.openSync(file, 'r+');
+  try {
+    const fd = fs.openSync(file, 'wx');
+    onCreated();
+    return fd;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    return fs.openSync(file, 'w');
   }
 }
 
@@ -506,6 +688,50 @@ class Limit extends Transform {
     cb(null, part);
     if (this.left === 0) { this.push(null); this.reached(); }
   }
+}
+
+/**
+ * Pipe `input` into an upload's data connection and end it. On abort or a failure the input is
+ * stopped and destroyed, but the connection is left alone: how it closes is the caller's choice
+ * (over TLS, close_notify first; see closeData). pipeline() would reset it at once.
+ */
+function pumpStream(input: Readable, out: Writable, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const settle = (err?: Error) => {
+      if (settled) return;
+      settled = true;
+      signal.removeEventListener('abort', onAbort);
+      input.off('error', settle);
+      out.off('error', settle);
+      out.off('close', onClose);
+      out.off('finish', onFinish);
+      if (err) { input.unpipe(out); input.destroy(); reject(err); } else resolve();
+    };
+    const onAbort = () => settle(new Error('aborted'));
+    const onClose = () => settle(new Error('data connection closed'));
+    const onFinish = () => settle();
+    if (signal.aborted) { onAbort(); return; }
+    signal.addEventListener('abort', onAbort, { once: true });
+    input.once('error', settle);
+    out.once('error', settle);
+    out.once('close', onClose);
+    out.once('finish', onFinish);
+    input.pipe(out);
+  });
+}
+
+/** `input` piped through `transform`, its errors passed on. */
+function withErrors(input: Readable, transform: Transform): Readable {
+  input.once('error', (err) => transform.destroy(err));
+  transform.once('close', () => input.destroy());
+  return input.pipe(transform);
+}
+
+/** A data connection the other side reset or closed early (as opposed to a local failure). */
+function dataConnectionBroke(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ECONNRESET' || code === 'EPIPE' || code === 'ERR_STREAM_PREMATURE_CLOSE' || /data connection closed/.test((err as Error | undefined)?.message ?? '');
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {

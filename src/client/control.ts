@@ -96,7 +96,8 @@ export class ControlConnection {
         const i = this.waiters.indexOf(waiter);
         if (i >= 0) this.waiters.splice(i, 1);
         const err = new FtpTimeoutError('waiting for a reply');
-        if (!quiet) { this.fail(err); this.socket.destroy(); }
+        // The late reply would be taken as the next command's: later calls fail at once instead.
+        if (!quiet) this.destroy(new FtpConnectionError('control connection dropped: a reply timed out, replies would be out of step', err));
         reject(err);
       }, timeoutMs);
       this.waiters.push(waiter);
@@ -147,6 +148,10 @@ export class ControlConnection {
       const timer = setTimeout(() => { s.destroy(); reject(new FtpTimeoutError('TLS handshake')); }, this.options.connectTimeoutMs);
       s.once('secureConnect', () => { clearTimeout(timer); s.removeAllListeners('error'); resolve(s); });
       s.once('error', (err) => { clearTimeout(timer); reject(new FtpConnectionError(`TLS handshake failed: ${err.message}`, err)); });
+    }).catch((err: Error) => {
+      // Half-upgraded, the line is good for nothing (not even QUIT): close() must not wait for a reply.
+      this.destroy(err);
+      throw err;
     });
     this.attach(secure);
   }
