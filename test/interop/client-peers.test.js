@@ -122,6 +122,81 @@ for (const name of SERVERS) {
         await client.remove('big.bin');
       });
 
+      /** Give what the test made on the server's disk to the account the C servers run as. */
+      const ownAll = async (...paths) => {
+        if (name === 'wharf' || name === 'pyftpdlib') return;
+        const { uid, gid } = await fs.stat(peer.root);
+        for (const p of paths) await fs.lchown(p, uid, gid);
+      };
+
+      it('aborts right as the server accepts (before the data connection is up) and stays usable', async () => {
+        // Over TLS this is the moment before the data connection's handshake: cut there, vsftpd
+        // broke its TLS control connection and Pure-FTPd reset it.
+        const big = path.join(peer.root, 'early.bin');
+        await fs.writeFile(big, Buffer.alloc(32 * 1024 * 1024, 3));
+        await ownAll(big);
+        const local = path.join(tmp, 'early.bin');
+        await fs.writeFile(local, Buffer.alloc(32 * 1024 * 1024, 4));
+        for (const direction of ['down', 'up', 'down', 'up']) {
+          const controller = new AbortController();
+          const c = await connect({ log: (line) => { if (/^< 1\d\d /.test(line)) controller.abort(); } });
+          try {
+            const run = direction === 'down'
+              ? c.download('early.bin', new Writable({ write(_c, _e, cb) { cb(); } }), { signal: controller.signal })
+              : c.upload(local, 'early-up.bin', { signal: controller.signal });
+            await assert.rejects(run, AbortError, direction);
+            assert.equal(await c.pwd(), '/', `${direction}: the control connection still answers in order`);
+            assert.equal(await c.size('early.bin'), 32 * 1024 * 1024);
+          } finally {
+            await c.close();
+          }
+        }
+        // And at the first byte, both ways, on the shared client.
+        const stopAtFirst = () => { const c = new AbortController(); return { signal: c.signal, onProgress: (p) => { if (p.bytes > 0) c.abort(); } }; };
+        await assert.rejects(client.download('early.bin', path.join(tmp, 'early-down.bin'), stopAtFirst()), AbortError);
+        await assert.rejects(client.upload(local, 'early-up.bin', stopAtFirst()), AbortError);
+        assert.equal(await client.pwd(), '/', 'usable after both');
+        await client.remove('early-up.bin').catch(() => undefined);
+        await client.remove('early.bin');
+      });
+
+      it('a failed download leaves the local file as it was', async () => {
+        const precious = path.join(tmp, 'precious.txt');
+        await fs.writeFile(precious, 'keep me');
+        await assert.rejects(client.download('missing.txt', precious), (err) => err.code >= 400);
+        assert.equal(await fs.readFile(precious, 'utf8'), 'keep me');
+        const fresh = path.join(tmp, 'fresh.txt');
+        await assert.rejects(client.download('missing.txt', fresh), (err) => err.code >= 400);
+        await assert.rejects(fs.stat(fresh), 'no empty file created');
+      });
+
+      it('lists a folder whose name starts with "-" (not read as ls options)', async () => {
+        const dash = path.join(peer.root, '-dashdir');
+        await fs.mkdir(dash);
+        await fs.writeFile(path.join(dash, 'inner.txt'), 'i');
+        await ownAll(dash, path.join(dash, 'inner.txt'));
+        assert.deepEqual((await client.list('-dashdir')).map((e) => e.name), ['inner.txt']);
+        await client.removeDir('-dashdir', { recursive: true });
+        await assert.rejects(fs.stat(dash));
+      });
+
+      it('removes a folder recursively without following a link to a folder outside it', async () => {
+        const outside = path.join(peer.root, 'outside');
+        const victim = path.join(peer.root, 'victim');
+        await fs.mkdir(outside);
+        await fs.writeFile(path.join(outside, 'keep.txt'), 'keep');
+        await fs.mkdir(victim);
+        await fs.writeFile(path.join(victim, 'v.txt'), 'v');
+        await fs.symlink('../outside', path.join(victim, 'link'));
+        await fs.symlink('.', path.join(victim, 'self'));
+        await ownAll(outside, path.join(outside, 'keep.txt'), victim, path.join(victim, 'v.txt'), path.join(victim, 'link'), path.join(victim, 'self'));
+        await client.removeDir('victim', { recursive: true });
+        await assert.rejects(fs.lstat(victim), 'removed');
+        assert.equal(await fs.readFile(path.join(outside, 'keep.txt'), 'utf8'), 'keep', 'the linked folder is untouched');
+        await fs.rm(victim, { recursive: true, force: true });
+        await fs.rm(outside, { recursive: true, force: true });
+      });
+
       it('mirrors a tree up and down, skips unchanged files, deletes extras, in parallel', async () => {
         const src = path.join(tmp, 'tree');
         const files = {};
