@@ -374,10 +374,19 @@ export class FtpClient extends EventEmitter {
     };
     abort.addEventListener('abort', onAbort, { once: true });
     let stopped = false;
-    let result: T;
+    let result: T | undefined;
+    let failure: { err: unknown } | undefined;
     try {
       result = await move(data, abort, () => { stopped = true; });
     } catch (err) {
+      failure = { err };
+    }
+    // From here an abort sends no ABOR of its own: one sent while the replies are being put back
+    // in step would be answered after the NOOP's 200.
+    abort.removeEventListener('abort', onAbort);
+    clearTimeout(graceTimer);
+    if (failure) {
+      const { err } = failure;
       const end = await this.abandon(final, () => this.closeData(data, upload), aborSent);
       if (abort.aborted) throw new AbortError();
       // The server's own reason (a full disk, a closed file) says more than the data connection it
@@ -385,15 +394,12 @@ export class FtpClient extends EventEmitter {
       const serverFirst = finalIn || dataConnectionBroke(err);
       if (end && end.code >= 400 && serverFirst && !(err instanceof FtpTimeoutError)) throw new FtpError(end.code, end.text, command);
       throw err;
-    } finally {
-      abort.removeEventListener('abort', onAbort);
-      clearTimeout(graceTimer);
     }
     if (stopped || abort.aborted) {
       // The caller has what it wanted (or wants no more): close the data connection and ABOR the rest.
       await this.abandon(final, () => this.closeData(data, upload), aborSent);
       if (abort.aborted) throw new AbortError();
-      return result;
+      return result as T;
     }
     let done: ReplyText;
     try {
@@ -405,7 +411,7 @@ export class FtpClient extends EventEmitter {
     }
     if (abort.aborted) throw new AbortError();
     if (done.code >= 400) throw new FtpError(done.code, done.text, command);
-    return result;
+    return result as T;
   }
 
   private get closeGraceMs(): number { return Math.min(5000, this.replyTimeoutMs); }
