@@ -32,7 +32,12 @@ export function quotePath(p: string): string {
   return `"${p.replace(/"/g, '""')}"`;
 }
 
-/** Parse the quoted path out of a 257 reply (client side); inverse of quotePath. */
+/**
+ * Parse the quoted path out of a 257 reply (client side); inverse of quotePath. Some servers
+ * (Pure-FTPd) do not double inner quotes: a closing quote followed by more than the reply's
+ * comment (`"/say "hi"" is ...`) means that, and the path then runs to the last quote that is
+ * followed by a space or the end of the line.
+ */
 export function unquotePath(text: string): string | undefined {
   const start = text.indexOf('"');
   if (start < 0) return undefined;
@@ -41,9 +46,17 @@ export function unquotePath(text: string): string | undefined {
     const c = text[i]!;
     if (c === '"') {
       if (text[i + 1] === '"') { out += '"'; i++; continue; }
+      if (i + 1 < text.length && text[i + 1] !== ' ') return undoubled(text, start) ?? out;
       return out;
     }
     out += c;
+  }
+  return undefined;
+}
+
+function undoubled(text: string, start: number): string | undefined {
+  for (let end = text.length - 1; end > start; end--) {
+    if (text[end] === '"' && (end + 1 === text.length || text[end + 1] === ' ')) return text.slice(start + 1, end);
   }
   return undefined;
 }

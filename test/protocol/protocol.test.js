@@ -134,6 +134,10 @@ test('virtual paths never rise above the root (random segments)', () => {
   }), { numRuns: 500 });
   assert.equal(quotePath('/a "b"'), '"/a ""b"""');
   fc.assert(fc.property(fc.string(), (p) => { assert.equal(unquotePath(`257 ${quotePath(p)} created`), p); }));
+  // Pure-FTPd does not double inner quotes: the path then runs to the last quote before the comment.
+  assert.equal(unquotePath('"/say "hi"" is your current location'), '/say "hi"');
+  assert.equal(unquotePath('"/we"ird" is your current location'), '/we"ird');
+  assert.equal(unquotePath('"/plain" is your current location'), '/plain');
 });
 
 test('listings: ls -l lines, time-vals and MLSx facts', () => {
