@@ -11,6 +11,9 @@ import { CliError, classify, clientOptions, connectClient, EXIT, parseUrl, redac
 import { formatBytes, ProgressBar } from './progress-bar.js';
 import { runShell } from './shell.js';
 
+/** Servers count a restart offset in ASCII mode differently (see asciiRestartError in the client). */
+const ASCII_RESUME = '--continue cannot be combined with --ascii: servers count an ASCII restart offset differently';
+
 function addClientFlags(cmd: Command): Command {
   return cmd
     .option('--insecure', 'do not verify the server certificate (ftpes:// and ftps://)')
@@ -96,6 +99,7 @@ async function get(urlText: string, localArg: string | undefined, flags: ClientF
     }
     const segments = flags.segments ? Number(flags.segments) : 1;
     if (!(segments >= 1 && segments <= 16 && Number.isInteger(segments))) throw new CliError('--segments wants 1..16', EXIT.usage);
+    if (flags.continue && flags.ascii) throw new CliError(ASCII_RESUME, EXIT.usage);
     let offset = 0;
     if (flags.continue) offset = fs.statSync(local, { throwIfNoEntry: false })?.size ?? 0;
     const bar = new ProgressBar(remote, !!flags.quiet);
@@ -116,6 +120,7 @@ async function get(urlText: string, localArg: string | undefined, flags: ClientF
 async function put(localArg: string, urlText: string, flags: ClientFlags & { continue?: boolean; mkdir?: boolean; ascii?: boolean }) {
   await withClient(urlText, flags, async (client, remotePath, signal) => {
     const fromStdin = localArg === '-';
+    if (flags.continue && flags.ascii) throw new CliError(ASCII_RESUME, EXIT.usage);
     let remote = remotePath;
     if (!remote || remote.endsWith('/')) {
       if (fromStdin) throw new CliError('reading stdin: the URL must name the file to write', EXIT.usage);

@@ -75,6 +75,16 @@ interface ProgressCounter {
 }
 
 /** A typed FTP/FTPS client; every method is safe to call while another is running (they queue). */
+/**
+ * A restart offset in ASCII mode is refused: RFC 3659 counts it in octets as transferred (CRLF
+ * line ends), wharf's server does so, others take it as a file position, and a local file holds
+ * neither count. Resuming there would duplicate or lose line ends without an error.
+ */
+function asciiRestartError(options: TransferOptions): TypeError | undefined {
+  if (options.ascii && options.offset) return new TypeError('a transfer in ASCII mode cannot resume at an offset: servers count it differently; transfer the whole file or use binary mode');
+  return undefined;
+}
+
 export class FtpClient extends EventEmitter {
   readonly features = new Map<string, string>();
   private readonly state: DataState = { epsv: undefined };
@@ -503,6 +513,8 @@ export class FtpClient extends EventEmitter {
    * file this call created is removed again when the transfer fails before its first byte.
    */
   download(remote: string, destination: Writable | string, options: TransferOptions = {}): Promise<number> {
+    const refused = asciiRestartError(options);
+    if (refused) return Promise.reject(refused);
     return this.ctl.exclusive(async () => {
       const offset = options.offset ?? 0;
       if (options.signal?.aborted) throw new AbortError();
@@ -589,6 +601,8 @@ export class FtpClient extends EventEmitter {
 
   /** Upload a Readable or a local file to `remote`; `offset` resumes (REST), `append` uses APPE. */
   upload(source: Readable | string, remote: string, options: TransferOptions & { append?: boolean } = {}): Promise<number> {
+    const refused = asciiRestartError(options);
+    if (refused) return Promise.reject(refused);
     return this.ctl.exclusive(async () => {
       const offset = options.offset ?? 0;
       if (options.signal?.aborted) throw new AbortError();

@@ -87,6 +87,19 @@ describe('wharf client commands', () => {
     const u = await wharf(['put', '-c', local, `${url}/resume-up.bin`]);
     assert.equal(u.status, 0, u.stderr);
     assert.ok(data.equals(await fs.readFile(path.join(srv.root, 'resume-up.bin'))));
+    // In ASCII mode servers count a restart offset differently: refused, and nothing is touched.
+    await fs.writeFile(path.join(srv.root, 'text.txt'), 'line one\nline two\nline three\n');
+    await fs.writeFile(path.join(work, 'text.txt'), 'line one\n');
+    for (const args of [['get', '-c', '--ascii', `${url}/text.txt`, path.join(work, 'text.txt')], ['put', '-c', '--ascii', path.join(work, 'text.txt'), `${url}/text.txt`]]) {
+      const a = await wharf(args);
+      assert.equal(a.status, 2, args.join(' '));
+      assert.match(a.stderr, /--continue cannot be combined with --ascii/);
+    }
+    assert.equal(await fs.readFile(path.join(work, 'text.txt'), 'utf8'), 'line one\n');
+    assert.equal(await fs.readFile(path.join(srv.root, 'text.txt'), 'utf8'), 'line one\nline two\nline three\n');
+    // Whole ASCII transfers convert line ends both ways.
+    assert.equal((await wharf(['get', '--ascii', `${url}/text.txt`, path.join(work, 'text.txt')])).status, 0);
+    assert.equal(await fs.readFile(path.join(work, 'text.txt'), 'utf8'), 'line one\nline two\nline three\n');
   });
 
   test('get --segments fetches one file over several connections', async () => {

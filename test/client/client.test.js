@@ -187,3 +187,23 @@ test('errors carry the reply code; the connection stays usable; progress reaches
     await srv.stop();
   }
 });
+
+test('a restart offset in ASCII mode is refused before anything is sent', async () => {
+  const srv = await startServer();
+  const lines = [];
+  try {
+    const c = await FtpClient.connect({ host: '127.0.0.1', port: srv.port, user: USER, password: PASSWORD, log: (l) => lines.push(l) });
+    await fs.writeFile(path.join(srv.root, 't.txt'), 'a\nb\n');
+    const local = path.join(srv.root, 'local.txt');
+    await fs.writeFile(local, 'a\n');
+    const sent = lines.length;
+    await assert.rejects(c.download('t.txt', local, { ascii: true, offset: 2 }), TypeError);
+    await assert.rejects(c.upload(local, 't.txt', { ascii: true, offset: 2 }), TypeError);
+    assert.equal(lines.length, sent, 'no command went out');
+    assert.equal(await fs.readFile(local, 'utf8'), 'a\n');
+    // Binary resumes and whole ASCII transfers are unaffected.
+    assert.equal(await c.download('t.txt', local, { offset: 2 }), 2);
+    assert.equal(await fs.readFile(local, 'utf8'), 'a\nb\n');
+    await c.close();
+  } finally { await srv.stop(); }
+});
