@@ -27,6 +27,8 @@ const MAX_QUEUED_LINES = 64;
 const DEFAULT_FACTS: ReadonlySet<MlstFact> = new Set<MlstFact>(MLST_FACTS);
 const MAX_UNREAD_REPLIES = 1024 * 1024;
 const IMMEDIATE_REPLY_LIMIT = 64 * 1024;
+/** Bytes split into lines at a time (a command line's limit by default). */
+const SPLIT_SLICE = 4096;
 const UPLOADS_REMEMBERED = 1000;
 /** Commands whose argument is a secret: never logged. */
 const SECRET_ARGS = new Set(['PASS', 'ACCT', 'ADAT']);
@@ -97,6 +99,8 @@ export class Session {
   private splitter: CommandLineSplitter;
   private queue: string[] = [];
   private busy = false;
+  /** Bytes read but not yet split into lines, while the queue is full. */
+  private held: Buffer | undefined;
   /** Set by end() (QUIT, 421): nothing the client sent after that runs. */
   private ending = false;
   private closed = false;
@@ -181,6 +185,7 @@ export class Session {
     if (this.closed) return;
     this.ending = true;
     this.queue = [];
+    this.held = undefined;
     this.socket.end();
     setTimeout(() => this.socket.destroy(), 2000).unref();
   }
@@ -189,7 +194,24 @@ export class Session {
 
   private receive(chunk: Buffer) {
     if (this.ending) return;
-    for (const ev of this.splitter.push(chunk)) {
+    // Split a slice at a time, and keep what is left of a read as bytes once the queue is full:
+    // a 64 KiB read of 'STAT' lines is 11,000 queued strings (half a megabyte a session) else.
+    let rest = chunk;
+    while (rest.length > 0) {
+      if (this.queue.length > MAX_QUEUED_LINES) {
+        this.held = this.held ? Buffer.concat([this.held, rest]) : rest;
+        break;
+      }
+      this.split(rest.subarray(0, SPLIT_SLICE));
+      rest = rest.subarray(SPLIT_SLICE);
+    }
+    // A client that floods commands without reading replies is slowed, not buffered without end.
+    if (this.held || this.queue.length > MAX_QUEUED_LINES || this.socket.writableLength > MAX_UNREAD_REPLIES) this.socket.pause();
+    void this.pump();
+  }
+
+  private split(bytes: Buffer) {
+    for (const ev of this.splitter.push(bytes)) {
       if (ev.kind === 'too-long') { this.enqueueReply(500, 'Command line too long.'); continue; }
       if (ev.kind === 'invalid') { this.enqueueReply(501, `Rejected: ${ev.reason}.`); continue; }
       if (ev.line.trim() === '') continue;
@@ -204,15 +226,18 @@ export class Session {
       }
       this.queue.push(ev.line);
     }
-    // A client that floods commands without reading replies is slowed, not buffered without end.
-    if (this.queue.length > MAX_QUEUED_LINES || this.socket.writableLength > MAX_UNREAD_REPLIES) this.socket.pause();
-    void this.pump();
   }
 
-  /** Read again once the queue has room and the client has taken its replies. */
+  /** Read again once the queue has room and the client has taken its replies (bytes held back first). */
   private maybeResume() {
-    if (!this.closed && this.socket.isPaused() && this.queue.length < MAX_QUEUED_LINES / 4 &&
-      this.socket.writableLength <= MAX_UNREAD_REPLIES) this.socket.resume();
+    if (this.closed || this.queue.length >= MAX_QUEUED_LINES / 4) return;
+    if (this.held) {
+      const held = this.held;
+      this.held = undefined;
+      this.receive(held);
+      return;
+    }
+    if (this.socket.isPaused() && this.socket.writableLength <= MAX_UNREAD_REPLIES) this.socket.resume();
   }
 
   /** Errors found while splitting are answered in order with the commands around them. */
@@ -470,6 +495,7 @@ export class Session {
   /** Switch the control connection to TLS after `234`; bytes pipelined behind AUTH are dropped. */
   upgradeToTls(context: tls.SecureContext) {
     this.queue = [];
+    this.held = undefined;
     // A partial line (or Telnet state) sent in clear must not become the start of the first
     // protected command (the STARTTLS injection of CVE-2011-0411).
     this.splitter = new CommandLineSplitter(this.ctx.options.maxCommandLength);
@@ -505,6 +531,7 @@ export class Session {
     this.clearData();
     this.passive?.dispose();
     this.queue = [];
+    this.held = undefined;
     this.ctx.sessionClosed(this);
   }
 

@@ -158,6 +158,8 @@ test('a flood of STAT during a stalled download is not answered without end whil
     assert.ok(peak > 0, 'the replies filled the kernel buffers');
     assert.ok(peak <= 64 * 1024 + 1024, `${peak} bytes of replies held`);
     assert.ok(session.socket.isPaused(), 'the server stopped reading');
+    // What it read beyond its queue's limit waits as bytes, not as thousands of parsed lines.
+    assert.ok(session.queue.length < 1000, `${session.queue.length} lines queued`);
     c.socket.resume();
     let during = 0;
     for (;;) {
