@@ -44,6 +44,8 @@ function secure(raw: net.Socket, ctl: ControlConnection, settings: DataSettings)
   return new Promise((resolve, reject) => {
     const s = tls.connect({
       socket: raw,
+      // The name the certificate is checked against (without it Node checks "localhost").
+      host: settings.host,
       servername: net.isIP(settings.host) ? undefined : settings.host,
       session: ctl.tlsSession,
       ...settings.tls,
@@ -96,34 +98,68 @@ async function preparePassive(ctl: ControlConnection, state: DataState, settings
   };
 }
 
-/** Active: listen on the control connection's local address and tell the server with PORT or EPRT. */
+/** An address as one spelling: IPv4-mapped IPv6 (`::ffff:10.0.0.1`) as the IPv4 address it stands for. */
+function comparableIp(ip: string | undefined): string {
+  const n = normalizeIp(ip ?? '');
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(n);
+  return mapped ? mapped[1]! : n.toLowerCase();
+}
+
+/**
+ * Active: listen on the control connection's local address and tell the server with PORT or EPRT.
+ * Only a connection from the control connection's peer address is taken: anyone else who can reach
+ * the listening port (it is announced in clear text) could otherwise receive an upload or feed a
+ * download. Others are dropped and the wait goes on until the timeout.
+ */
 async function prepareActive(ctl: ControlConnection, settings: DataSettings): Promise<PendingData> {
   const local = normalizeIp(ctl.localAddress);
+  const peer = comparableIp(ctl.remoteAddress);
   const server = net.createServer({ noDelay: true });
   await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(0, local, () => resolve()); });
   const port = (server.address() as net.AddressInfo).port;
+  let timer: NodeJS.Timeout | undefined;
+  let giveUp: (err: Error) => void = () => {};
   const accepted = new Promise<net.Socket>((resolve, reject) => {
-    const timer = setTimeout(() => { server.close(); reject(new FtpTimeoutError('waiting for the server to connect (active mode)')); }, settings.timeoutMs);
-    server.once('connection', (s) => { clearTimeout(timer); server.close(); s.on('error', () => {}); resolve(s); });
+    let strangers = 0;
+    giveUp = reject;
+    timer = setTimeout(() => {
+      server.close();
+      reject(new FtpTimeoutError(`waiting for the server to connect (active mode)${strangers ? `; refused ${strangers} connection(s) from another address than the server's ${peer}` : ''}`));
+    }, settings.timeoutMs);
+    const onConnection = (s: net.Socket) => {
+      s.on('error', () => {});
+      if (comparableIp(s.remoteAddress) !== peer) { strangers++; s.destroy(); return; }
+      clearTimeout(timer);
+      server.off('connection', onConnection);
+      server.close();
+      resolve(s);
+    };
+    server.on('connection', onConnection);
   });
   accepted.catch(() => {});
   try {
     if (net.isIPv4(local)) await ctl.expect(`PORT ${encodeHostPort({ host: local, port })}`, 200);
     else await ctl.expect(`EPRT ${encodeEprt({ host: local, port })}`, 200);
   } catch (err) {
+    clearTimeout(timer);
     server.close();
+    giveUp(err as Error);
     throw err;
   }
-  let rawSocket: net.Socket | undefined;
   return {
     open: async () => {
       const raw = await accepted;
-      rawSocket = raw;
       const s = settings.tls ? await secure(raw, ctl, settings) : raw;
       s.setTimeout(settings.idleTimeoutMs, () => s.destroy(new FtpTimeoutError('data connection idle')));
       return s;
     },
-    destroy: () => { server.close(); rawSocket?.destroy(); },
+    destroy: () => {
+      clearTimeout(timer);
+      server.close();
+      giveUp(new FtpConnectionError('data connection closed before the server connected (active mode)'));
+      // Also one accepted but never opened (the command was answered without a transfer).
+      accepted.then((s) => s.destroy(), () => {});
+    },
   };
 }
 
