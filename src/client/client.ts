@@ -5,10 +5,11 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import tls from 'node:tls';
 import { pipeline } from 'node:stream/promises';
+import { StringDecoder } from 'node:string_decoder';
 import { Readable, Transform, Writable, type Duplex } from 'node:stream';
-import { unquotePath } from '../protocol/path.js';
+import { isSafeName, unquotePath } from '../protocol/path.js';
 import { parseTimeVal, formatTimeVal, type FileInfo } from '../protocol/listing.js';
-import { parseListing, parseMlsxLine } from '../protocol/listing-parse.js';
+import { parseListingLine, parseMlsxLine } from '../protocol/listing-parse.js';
 import { LfToCrlf, CrlfToLf } from '../protocol/ascii.js';
 import { VERSION } from '../version.js';
 import { fdWriter } from '../io/fd-writer.js';
@@ -75,6 +76,12 @@ interface ProgressCounter {
 }
 
 /** A typed FTP/FTPS client; every method is safe to call while another is running (they queue). */
+/** Bounds on what a listing may hold in memory (about 250 bytes an entry). */
+const MAX_LISTING_ENTRIES = 2_000_000;
+const MAX_LISTING_LINE = 64 * 1024;
+/** Folder levels `removeDir({ recursive })` goes down at most. */
+const MAX_REMOVE_DEPTH = 64;
+
 /**
  * A restart offset in ASCII mode is refused: RFC 3659 counts it in octets as transferred (CRLF
  * line ends), wharf's server does so, others take it as a file position, and a local file holds
@@ -252,22 +259,28 @@ export class FtpClient extends EventEmitter {
    * only a real folder is entered, once (a folder met again by its MLSD `unique` fact is a loop).
    */
   removeDir(dir: string, options: { recursive?: boolean } = {}): Promise<void> {
-    return this.ctl.exclusive(() => this.removeDirLocked(dir, options.recursive === true, new Set()));
+    return this.ctl.exclusive(() => this.removeDirLocked(dir, options.recursive === true, new Set(), 0));
   }
 
-  private async removeDirLocked(dir: string, recursive: boolean, visited: Set<string>): Promise<void> {
+  private async removeDirLocked(dir: string, recursive: boolean, visited: Set<string>, depth: number): Promise<void> {
     if (recursive) {
+      // A server that shows a folder in every folder (no `unique` fact to spot the loop) is not followed for ever.
+      if (depth >= MAX_REMOVE_DEPTH) throw new Error(`${dir}: more than ${MAX_REMOVE_DEPTH} levels of folders; not removing deeper`);
       for (const e of await this.listLocked(dir)) {
+        // A name from the listing is one path component: `../x`, `/etc/passwd` or `a\b` would
+        // reach outside the folder being removed (a hostile server, or a name with a newline
+        // that forged a listing line).
+        if (!isSafeName(e.name)) continue;
         const child = `${dir.replace(/\/+$/, '')}/${e.name}`;
         if (e.type !== 'dir') { await this.ctl.expect(`DELE ${child}`); continue; }
         const asFile = await this.ctl.raw(`DELE ${child}`);
         if (asFile.code >= 200 && asFile.code < 300) continue; // a link (or a file) named as a folder
-        const unique = (e as { facts?: Record<string, string> }).facts?.unique;
+        const unique = e.unique;
         if (unique !== undefined) {
           if (visited.has(unique)) throw new FtpError(asFile.code, asFile.text, `RMD ${child} (a folder already visited: a link loop?)`);
           visited.add(unique);
         }
-        await this.removeDirLocked(child, true, visited);
+        await this.removeDirLocked(child, true, visited, depth + 1);
       }
     }
     await this.ctl.expect(`RMD ${dir}`);
@@ -332,9 +345,11 @@ export class FtpClient extends EventEmitter {
       const first = await this.ctl.read();
       if (first.code >= 400) { check(); throw new FtpError(first.code, first.text, command); }
       if (first.code >= 200) {
-        // Some servers answer an empty listing with a final reply and no data connection.
         pending.destroy();
         check();
+        // Some servers answer an empty listing with a final reply and no data connection; a file
+        // transfer without one moved nothing, and must not pass for an empty file.
+        if (!/^(LIST|NLST|MLSD)\b/i.test(command)) throw new FtpError(first.code, `${first.text} (but no data connection was opened)`, command);
         return await move(Readable.from([]) as unknown as Duplex, aborter.signal, () => {});
       }
       return await this.underway(command, pending, aborter.signal, move);
@@ -648,17 +663,27 @@ export class FtpClient extends EventEmitter {
     // MLSD takes a plain path name (RFC 3659).
     const arg = !useMlsd && dir.startsWith('-') ? `./${dir}` : dir;
     const command = (useMlsd ? 'MLSD' : 'LIST') + (arg ? ` ${arg}` : '');
-    const text = await this.transferLocked(command, 'A', 0, undefined, async (data) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const c of data as AsyncIterable<Buffer>) {
-        size += c.length;
-        if (size > 512 * 1024 * 1024) throw new Error('listing larger than 512 MiB');
-        chunks.push(c);
-      }
-      return Buffer.concat(chunks).toString('utf8');
+    // Parsed as it streams in: holding the text, its lines and then the entries took 11-13 times
+    // the listing's size (a 480 MB listing ran out of memory).
+    return this.transferLocked(command, 'A', 0, undefined, async (data) => {
+      const entries: FileInfo[] = [];
+      const decoder = new StringDecoder('utf8');
+      const now = new Date();
+      let partial = '';
+      const take = (text: string) => {
+        const lines = (partial + text).split('\n');
+        partial = lines.pop()!;
+        if (partial.length > MAX_LISTING_LINE) throw new Error(`a listing line longer than ${MAX_LISTING_LINE} characters`);
+        for (const line of lines) {
+          const e = parseListingLine(line, now);
+          if (e) entries.push(e);
+        }
+        if (entries.length > MAX_LISTING_ENTRIES) throw new Error(`listing of more than ${MAX_LISTING_ENTRIES} entries`);
+      };
+      for await (const c of data as AsyncIterable<Buffer>) take(decoder.write(c));
+      take(decoder.end() + '\n');
+      return entries;
     });
-    return parseListing(text);
   }
 
   /** Facts about one path (MLST), or undefined when the server lacks MLST or the path is missing. */

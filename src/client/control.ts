@@ -18,6 +18,8 @@ export interface ControlOptions {
 
 export interface ReplyText extends Reply { text: string }
 
+const MAX_UNREAD_REPLIES = 32;
+
 /**
  * Commands are serialised with a lock: a caller holds it for a whole exchange (a transfer needs
  * its preliminary and final replies), so overlapping calls from an application never interleave.
@@ -46,6 +48,8 @@ export class ControlConnection {
     });
     c.attach(socket);
     c.greeting = await c.read();
+    // RFC 959: 120 ("ready in n minutes") comes before the 220.
+    for (let i = 0; i < 3 && c.greeting.code === 120; i++) c.greeting = await c.read();
     if (c.greeting.code !== 220) throw new FtpError(c.greeting.code, c.greeting.text, 'connect');
     return c;
   }
@@ -61,7 +65,14 @@ export class ControlConnection {
         const reply = { ...r, text: r.lines.join('\n') };
         this.options.log?.(`< ${reply.code} ${reply.text}`);
         const w = this.waiters.shift();
-        if (w) w.resolve(reply); else this.replies.push(reply);
+        if (w) { w.resolve(reply); continue; }
+        // Replies nobody asked for are kept for the next reader, a few at most: a server that
+        // floods them would otherwise grow our memory without end.
+        if (this.replies.length >= MAX_UNREAD_REPLIES) {
+          this.destroy(new FtpConnectionError('the server sent replies to commands never sent'));
+          return;
+        }
+        this.replies.push(reply);
       }
     });
     socket.on('error', (err) => this.fail(new FtpConnectionError(`control connection: ${err.message}`, err)));
@@ -110,10 +121,16 @@ export class ControlConnection {
     this.socket.write(formatCommand(command));
   }
 
-  /** Send a command and return its reply (a preliminary 1xx counts as the reply). */
+  /**
+   * Send a command that opens no data connection and return its final reply: a preliminary 1xx
+   * is followed by the real answer, and taking it as the answer would put every later reply one
+   * step behind. (Transfers read their 1xx themselves.)
+   */
   async raw(command: string): Promise<ReplyText> {
     this.write(command);
-    return this.read();
+    let r = await this.read();
+    for (let i = 0; i < 4 && r.code < 200; i++) r = await this.read();
+    return r;
   }
 
   /** Send and require a positive (1xx-3xx) reply, else throw FtpError. */
@@ -136,6 +153,14 @@ export class ControlConnection {
   async upgrade(options: tls.ConnectionOptions): Promise<void> {
     const r = await this.raw('AUTH TLS');
     if (r.code !== 234) throw new FtpError(r.code, r.text, 'AUTH TLS');
+    // Anything that came in clear with or after the 234 would be read as answers to protected
+    // commands (a man in the middle's "230", as in curl's CVE-2021-22947): refuse to go on.
+    if (this.replies.length > 0 || this.parser.holdsText) {
+      const err = new FtpConnectionError('the server sent more in clear text after 234 (AUTH TLS): refusing to continue');
+      this.destroy(err);
+      throw err;
+    }
+    this.parser = new ReplyParser();
     const raw = this.socket;
     raw.removeAllListeners('data');
     raw.removeAllListeners('close');
@@ -144,7 +169,8 @@ export class ControlConnection {
     raw.on('error', () => {});
     const secure = await new Promise<tls.TLSSocket>((resolve, reject) => {
       const host = this.options.host;
-      const s = tls.connect({ socket: raw, servername: net.isIP(host) ? undefined : host, ...options });
+      // `host` is the name the certificate is checked against; without it Node checks "localhost".
+      const s = tls.connect({ socket: raw, host, servername: net.isIP(host) ? undefined : host, ...options });
       const timer = setTimeout(() => { s.destroy(); reject(new FtpTimeoutError('TLS handshake')); }, this.options.connectTimeoutMs);
       s.once('secureConnect', () => { clearTimeout(timer); s.removeAllListeners('error'); resolve(s); });
       s.once('error', (err) => { clearTimeout(timer); reject(new FtpConnectionError(`TLS handshake failed: ${err.message}`, err)); });

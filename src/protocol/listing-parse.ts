@@ -131,15 +131,21 @@ export function parseDosLine(line: string): FileInfo | undefined {
 export function parseListing(text: string, now = new Date()): FileInfo[] {
   const out: FileInfo[] = [];
   for (const raw of text.split(/\r?\n/)) {
-    const line = raw.replace(/\r$/, '');
-    if (!line.trim() || /^total\s+\d+/i.test(line)) continue;
-    const entry = parseMlsxLine(line) ?? parseUnixLine(line, now) ?? parseDosLine(line);
-    if (!entry) continue;
-    const facts = (entry as { facts?: Record<string, string> }).facts;
-    if (facts && /^(cdir|pdir)$/i.test(facts.type ?? '')) continue;
-    if (entry.name === '.' || entry.name === '..') continue;
-    if ('facts' in entry) delete (entry as { facts?: unknown }).facts;
-    out.push(entry);
+    const entry = parseListingLine(raw, now);
+    if (entry) out.push(entry);
   }
   return out;
+}
+
+/** One line of a listing in any format: its entry, or undefined for totals, `.`/`..` and lines not understood. */
+export function parseListingLine(raw: string, now = new Date()): FileInfo | undefined {
+  const line = raw.replace(/\r$/, '');
+  if (!line.trim() || /^total\s+\d+/i.test(line)) return undefined;
+  const entry = parseMlsxLine(line) ?? parseUnixLine(line, now) ?? parseDosLine(line);
+  if (!entry) return undefined;
+  const facts = (entry as { facts?: Record<string, string> }).facts;
+  if (facts && /^(cdir|pdir)$/i.test(facts.type ?? '')) return undefined;
+  if (entry.name === '.' || entry.name === '..') return undefined;
+  if ('facts' in entry) delete (entry as { facts?: unknown }).facts;
+  return entry;
 }

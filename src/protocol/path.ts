@@ -19,6 +19,11 @@ export function resolveVirtual(cwd: string, input: string): string | undefined {
   return '/' + out.join('/');
 }
 
+/** A name from a listing that is one plain path component: not empty, `.` or `..`, no `/`, `\` or NUL. */
+export function isSafeName(name: string): boolean {
+  return name !== '' && name !== '.' && name !== '..' && !/[/\\\0]/.test(name);
+}
+
 export function virtualParent(p: string): string {
   return path.posix.dirname(p);
 }

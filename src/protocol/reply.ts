@@ -45,6 +45,9 @@ export class ReplyParser {
   /** Bound on a reply's size so a hostile server cannot grow our memory without end. */
   constructor(private readonly maxReplyBytes = 1024 * 1024) {}
 
+  /** Part of a reply has come in but not all of it. */
+  get holdsText(): boolean { return this.buffer.length > 0 || this.pending !== undefined; }
+
   push(chunk: string): Reply[] {
     this.buffer += chunk;
     const out: Reply[] = [];
@@ -64,7 +67,8 @@ export class ReplyParser {
   }
 
   private line(line: string): Reply | undefined {
-    const m = /^(\d{3})([ -])?(.*)$/.exec(line);
+    // A code is 1xx-5xx, followed by a space, a dash or the end of the line ("2500 x" is none).
+    const m = /^([1-5]\d{2})(?:([ -])(.*))?$/.exec(line);
     if (!this.pending) {
       if (!m) {
         // Garbage before any reply: keep it as a line of an unknown reply rather than throwing.
