@@ -3,7 +3,9 @@ import fs from 'node:fs';
 import { FtpClient, type FtpClientOptions } from '../client/client.js';
 import { FtpConnectionError, FtpError, FtpTimeoutError } from '../client/errors.js';
 import { parseFtpUrl, redactUrl, type FtpUrl } from '../client/url.js';
+import { TransferSizeError } from '../client/mirror.js';
 import { promptPassword, resolveCredentials } from './credentials.js';
+import { printable } from './terminal-text.js';
 
 /** Exit codes scripts can rely on (documented in the README). */
 export const EXIT = {
@@ -87,7 +89,8 @@ export async function clientOptions(url: FtpUrl, flags: ClientFlags): Promise<Ft
     passive: !flags.active,
     timeouts: seconds ? { connect: seconds * 1000, reply: seconds * 1000, dataIdle: seconds * 1000 } : undefined,
     // PASS is hidden by the client already; a server that echoes the password in a reply is not.
-    log: flags.verbose ? (line) => process.stderr.write(`${cred.source === 'anonymous' ? line : redactSecrets(line, [password])}\n`) : undefined,
+    // Reply lines are the server's text: control characters shown, not obeyed by the terminal.
+    log: flags.verbose ? (line) => process.stderr.write(`${printable(cred.source === 'anonymous' ? line : redactSecrets(line, [password]))}\n`) : undefined,
   };
 }
 
@@ -106,7 +109,7 @@ export async function connectClient(options: FtpClientOptions): Promise<FtpClien
 export function classify(err: unknown): { message: string; code: number } {
   if (err instanceof CliError) return { message: err.message, code: err.exitCode };
   if (err instanceof FtpError) return { message: err.message, code: EXIT.remote };
-  if (err instanceof FtpTimeoutError || err instanceof FtpConnectionError) return { message: err.message, code: EXIT.interrupted };
+  if (err instanceof FtpTimeoutError || err instanceof FtpConnectionError || err instanceof TransferSizeError) return { message: err.message, code: EXIT.interrupted };
   if ((err as Error)?.name === 'AbortError') return { message: 'cancelled', code: EXIT.cancelled };
   const e = err as NodeJS.ErrnoException;
   if (e?.code && typeof e.code === 'string' && e.syscall) return { message: e.message, code: EXIT.local };

@@ -5,6 +5,7 @@ import { registerServe } from './serve.js';
 import { registerTransferCommands } from './transfer-commands.js';
 import { registerPasswd } from './passwd.js';
 import { redactSecrets } from './client-connect.js';
+import { printableLines } from './terminal-text.js';
 import { VERSION } from '../version.js';
 
 const program = new Command();
@@ -24,6 +25,6 @@ registerPasswd(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) { process.exitCode = err.exitCode === 0 ? 0 : 2; return; }
-  process.stderr.write(`wharf: ${redactSecrets(err instanceof Error ? err.message : String(err), [process.env.WHARF_PASSWORD])}\n`);
+  process.stderr.write(`wharf: ${printableLines(redactSecrets(err instanceof Error ? err.message : String(err), [process.env.WHARF_PASSWORD]))}\n`);
   process.exitCode = process.exitCode || 1;
 });

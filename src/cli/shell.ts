@@ -8,6 +8,7 @@ import type { FtpClient } from '../client/client.js';
 import type { FileInfo } from '../protocol/listing.js';
 import { classify, EXIT, redactSecrets } from './client-connect.js';
 import { formatBytes, ProgressBar } from './progress-bar.js';
+import { printable, printableLines } from './terminal-text.js';
 
 interface ShellCommand {
   args: string;
@@ -52,7 +53,7 @@ function need(args: string[], min: number, usage: string) {
 function longLine(e: FileInfo): string {
   const kind = e.type === 'dir' ? 'd' : e.type === 'link' ? 'l' : '-';
   const when = e.modified ? e.modified.toISOString().slice(0, 16).replace('T', ' ') : ''.padEnd(16);
-  return `${kind} ${String(e.size ?? '').padStart(12)}  ${when}  ${e.type === 'dir' ? `${e.name}/` : e.name}${e.target ? ` -> ${e.target}` : ''}`;
+  return `${kind} ${String(e.size ?? '').padStart(12)}  ${when}  ${printable(e.type === 'dir' ? `${e.name}/` : e.name)}${e.target ? ` -> ${printable(e.target)}` : ''}`;
 }
 
 async function transferWithBar(ctx: ShellContext, label: string, fn: (onProgress: ProgressBar['update']) => Promise<number>) {
@@ -73,15 +74,15 @@ const COMMANDS: Record<string, ShellCommand> = {
       const long = args[0] === '-l';
       const entries = await ctx.client.list(long ? args[1] ?? '' : args[0] ?? '');
       entries.sort((a, b) => a.name.localeCompare(b.name));
-      for (const e of entries) ctx.out(long ? longLine(e) : e.type === 'dir' ? `${e.name}/` : e.name);
+      for (const e of entries) ctx.out(long ? longLine(e) : printable(e.type === 'dir' ? `${e.name}/` : e.name));
     },
   },
   dir: { args: '[path]', help: 'long listing (ls -l)', complete: 'remote', run: (ctx, args) => COMMANDS.ls!.run(ctx, ['-l', ...args]) },
   cd: {
     args: '<path>', help: 'change remote folder', complete: 'remote',
-    async run(ctx, args) { need(args, 1, 'cd <path>'); await ctx.client.cd(args[0]!); ctx.out(await ctx.client.pwd()); },
+    async run(ctx, args) { need(args, 1, 'cd <path>'); await ctx.client.cd(args[0]!); ctx.out(printable(await ctx.client.pwd())); },
   },
-  pwd: { args: '', help: 'print remote folder', complete: 'none', async run(ctx) { ctx.out(await ctx.client.pwd()); } },
+  pwd: { args: '', help: 'print remote folder', complete: 'none', async run(ctx) { ctx.out(printable(await ctx.client.pwd())); } },
   get: {
     args: '<remote> [local]', help: 'download a file', complete: 'remote',
     async run(ctx, args) {
@@ -137,7 +138,7 @@ const COMMANDS: Record<string, ShellCommand> = {
   },
   quote: {
     args: '<command>', help: 'send a raw FTP command and print the reply', complete: 'none',
-    async run(ctx, args) { need(args, 1, 'quote <command>'); const r = await ctx.client.send(args.join(' ')); ctx.out(`${r.code} ${r.text}`); },
+    async run(ctx, args) { need(args, 1, 'quote <command>'); const r = await ctx.client.send(args.join(' ')); ctx.out(printableLines(`${r.code} ${r.text}`)); },
   },
   lcd: {
     args: '<path>', help: 'change local folder', complete: 'local',
@@ -173,7 +174,9 @@ class RemoteNames {
   async under(dir: string): Promise<string[]> {
     const hit = this.cache.get(dir);
     if (hit && Date.now() - hit.at < 10_000) return hit.names;
-    const names = (await this.client.list(dir).catch(() => [])).map((e) => (e.type === 'dir' ? `${e.name}/` : e.name));
+    // Names with control characters are not offered: readline would write them to the terminal as they are.
+    const names = (await this.client.list(dir).catch(() => [])).filter((e) => printable(e.name) === e.name)
+      .map((e) => (e.type === 'dir' ? `${e.name}/` : e.name));
     this.cache.set(dir, { at: Date.now(), names });
     return names;
   }
@@ -246,7 +249,7 @@ export async function runShell(client: FtpClient, options: { quiet: boolean; sec
   const out = (line: string) => process.stdout.write(`${line}\n`);
   let failed = false;
   let connectionLost = false;
-  const prompt = async () => { if (terminal) { rl.setPrompt(`wharf:${await client.pwd().catch(() => '?')}> `); rl.prompt(); } };
+  const prompt = async () => { if (terminal) { rl.setPrompt(`wharf:${printable(await client.pwd().catch(() => '?'))}> `); rl.prompt(); } };
   await prompt();
   for await (const line of rl) {
     const words = splitWords(line.trim());
@@ -256,7 +259,7 @@ export async function runShell(client: FtpClient, options: { quiet: boolean; sec
     if (EXITS.has(name)) break;
     const cmd = COMMANDS[name];
     if (!cmd) {
-      process.stderr.write(`unknown command: ${words[0]} (try help)\n`);
+      process.stderr.write(`unknown command: ${printable(words[0]!)} (try help)\n`);
       failed = true;
     } else {
       current = new AbortController();
@@ -265,7 +268,7 @@ export async function runShell(client: FtpClient, options: { quiet: boolean; sec
         await cmd.run({ client, out, quiet: options.quiet || !terminal, signal: current.signal, invalidate: () => names.clear(), history: () => typed }, args);
       } catch (err) {
         const { message, code } = current.signal.aborted ? { message: 'cancelled', code: EXIT.cancelled } : classify(err);
-        process.stderr.write(`${name}: ${redactSecrets(message, options.secrets)}\n`);
+        process.stderr.write(`${name}: ${printableLines(redactSecrets(message, options.secrets))}\n`);
         failed = true;
         if (code === EXIT.interrupted && !current.signal.aborted) { connectionLost = true; break; }
       } finally {

@@ -6,10 +6,11 @@ import { Readable, Writable } from 'node:stream';
 import { Command, Option } from 'commander';
 import type { FtpClient, Progress } from '../client/client.js';
 import type { FileInfo } from '../protocol/listing.js';
-import { downloadSegmented, mirrorDown, mirrorUp } from '../client/mirror.js';
+import { downloadSegmented, mirrorDown, mirrorUp, MirrorIncompleteError, TransferSizeError } from '../client/mirror.js';
 import { CliError, classify, clientOptions, connectClient, EXIT, parseUrl, redactSecrets, remotePathOf, type ClientFlags } from './client-connect.js';
 import { formatBytes, ProgressBar } from './progress-bar.js';
 import { runShell } from './shell.js';
+import { printable, printableLines } from './terminal-text.js';
 
 /** Servers count a restart offset in ASCII mode differently (see asciiRestartError in the client). */
 const ASCII_RESUME = '--continue cannot be combined with --ascii: servers count an ASCII restart offset differently';
@@ -48,7 +49,8 @@ async function withClient(urlText: string, flags: ClientFlags,
     await fn(client, remotePathOf(url), controller.signal, () => connectClient(options), secrets);
   } catch (err) {
     const { message, code } = controller.signal.aborted ? { message: 'cancelled', code: EXIT.cancelled } : classify(err);
-    process.stderr.write(`wharf: ${redactSecrets(message, secrets)}\n`);
+    // Messages quote server replies and names: their control characters are shown, not obeyed.
+    process.stderr.write(`wharf: ${printableLines(redactSecrets(message, secrets))}\n`);
     process.exitCode = code;
   } finally {
     process.off('SIGINT', onSigint);
@@ -66,12 +68,12 @@ function summary(flags: ClientFlags, verb: string, bytes: number, started: numbe
   process.stderr.write(`${verb} ${formatBytes(bytes)} in ${s.toFixed(1)} s (${formatBytes(bytes / Math.max(s, 0.001))}/s)\n`);
 }
 
-/** Long listing line: type, size, time, name (and link target). */
+/** Long listing line: type, size, time, name (and link target); control characters in names shown escaped. */
 export function formatEntry(e: FileInfo): string {
   const kind = e.type === 'dir' ? 'd' : e.type === 'link' ? 'l' : e.type === 'file' ? '-' : '?';
   const when = e.modified ? e.modified.toISOString().slice(0, 16).replace('T', ' ') : ''.padEnd(16);
   const name = e.type === 'dir' ? `${e.name}/` : e.name;
-  return `${kind} ${String(e.size ?? '').padStart(12)}  ${when}  ${name}${e.target ? ` -> ${e.target}` : ''}`;
+  return `${kind} ${String(e.size ?? '').padStart(12)}  ${when}  ${printable(name)}${e.target ? ` -> ${printable(e.target)}` : ''}`;
 }
 
 async function ls(urlText: string, flags: ClientFlags & { long?: boolean; json?: boolean }) {
@@ -79,7 +81,7 @@ async function ls(urlText: string, flags: ClientFlags & { long?: boolean; json?:
     const entries = await client.list(remote);
     entries.sort((a, b) => a.name.localeCompare(b.name));
     if (flags.json) { process.stdout.write(JSON.stringify(entries, null, 2) + '\n'); return; }
-    process.stdout.write(entries.map((e) => (flags.long ? formatEntry(e) : e.type === 'dir' ? `${e.name}/` : e.name)).join('\n') + (entries.length ? '\n' : ''));
+    process.stdout.write(entries.map((e) => (flags.long ? formatEntry(e) : printable(e.type === 'dir' ? `${e.name}/` : e.name))).join('\n') + (entries.length ? '\n' : ''));
   });
 }
 
@@ -111,6 +113,20 @@ async function get(urlText: string, localArg: string | undefined, flags: ClientF
       const size = await client.size(remote).catch(() => undefined);
       if (offset && size !== undefined && offset >= size) { if (!flags.quiet) process.stderr.write(`${local} is complete already\n`); return; }
       n = await client.download(remote, local, { offset, signal, onProgress: shown, ascii: flags.ascii });
+      // The bytes must make up the size the server gave: a transfer cut short with a 226, or a
+      // server that took the REST and sent from byte 0 anyway, is not a good copy. (Not in ASCII
+      // mode: SIZE counts the file as stored, the transfer counts converted line ends.)
+      if (size !== undefined && !flags.ascii && offset + n !== size) {
+        bar.finish();
+        const err = new TransferSizeError(remote, size, n, offset);
+        let what = `${local} is incomplete`;
+        if (offset) {
+          // What came may not continue the file at all: back to the part there was before.
+          const cut = await fsp.truncate(local, offset).then(() => true, () => false);
+          what = cut ? `${local} is left as it was (${offset} bytes)` : `${local} may be corrupt`;
+        }
+        throw new CliError(`${err.message}; ${what}`, EXIT.interrupted);
+      }
     }
     bar.finish();
     summary(flags, 'got', n, started);
@@ -151,7 +167,7 @@ async function mirror(a: string, b: string, flags: ClientFlags & { reverse?: boo
   const parallel = flags.parallel ? Number(flags.parallel) : 4;
   if (!(Number.isInteger(parallel) && parallel >= 1 && parallel <= 32)) { usageError('--parallel wants 1..32'); return; }
   const [urlText, localDir] = flags.reverse ? [b, a] : [a, b];
-  await withClient(urlText, flags, async (client, remote, signal, connectMore) => {
+  await withClient(urlText, flags, async (client, remote, signal, connectMore, secrets) => {
     const started = Date.now();
     const perFile = new Map<string, number>();
     const bar = new ProgressBar('mirror', !!flags.quiet);
@@ -161,20 +177,31 @@ async function mirror(a: string, b: string, flags: ClientFlags & { reverse?: boo
       for (const v of perFile.values()) bytes += v;
       bar.update({ ...p, path: 'mirror', bytes, total: undefined, rate: bytes / Math.max(0.001, (Date.now() - started) / 1000) });
     };
-    const onFile = (e: { path: string; action: string }) => {
+    const onFile = (e: { path: string; action: string; error?: Error }) => {
+      // Failures always, on stderr: the run goes on with the other files and exits non-zero at the end.
+      if (e.action === 'fail') { process.stderr.write(`wharf: failed ${printable(e.path)}: ${printableLines(redactSecrets(e.error?.message ?? 'failed', secrets))}\n`); return; }
       if (flags.quiet || e.action === 'skip') return;
       // Progress lives on stderr; the list of what changed goes to stdout for scripts.
-      process.stdout.write(`${e.action} ${e.path}\n`);
+      process.stdout.write(`${e.action} ${printable(e.path)}\n`);
     };
     if (!flags.reverse && !fs.statSync(localDir, { throwIfNoEntry: false })?.isDirectory() && fs.existsSync(localDir)) {
       throw new CliError(`${localDir} exists and is not a folder`, EXIT.local);
     }
     if (flags.reverse && !fs.statSync(localDir, { throwIfNoEntry: false })?.isDirectory()) throw new CliError(`${localDir}: no such folder`, EXIT.local);
     const options = { parallel, delete: flags.delete, signal, onFile, onProgress };
-    const r = flags.reverse ? await mirrorUp(client, connectMore, localDir, remote, options) : await mirrorDown(client, connectMore, remote, localDir, options);
-    bar.finish();
-    if (!flags.quiet) {
-      process.stderr.write(`${r.transferred} transferred, ${r.resumed} resumed, ${r.skipped} unchanged, ${r.deleted} deleted, ${formatBytes(r.bytes)} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    const tell = (r: { transferred: number; resumed: number; skipped: number; deleted: number; failed: number; bytes: number }) => {
+      bar.finish();
+      if (flags.quiet) return;
+      process.stderr.write(`${r.transferred} transferred, ${r.resumed} resumed, ${r.skipped} unchanged, ${r.deleted} deleted, `
+        + `${r.failed ? `${r.failed} failed, ` : ''}${formatBytes(r.bytes)} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    };
+    try {
+      tell(flags.reverse ? await mirrorUp(client, connectMore, localDir, remote, options) : await mirrorDown(client, connectMore, remote, localDir, options));
+    } catch (err) {
+      if (!(err instanceof MirrorIncompleteError)) throw err;
+      tell(err.result);
+      // Each failure is printed already: the exit code is the first one's kind.
+      throw new CliError(`${err.failures.length} not mirrored (listed above)`, classify(err.failures[0]!.error).code);
     }
   });
 }

@@ -1,10 +1,12 @@
 // Mirror a folder tree down or up over N parallel connections, and split one big download into segments.
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { FileInfo } from '../protocol/listing.js';
 import { parseListing, parseMlsxLine } from '../protocol/listing-parse.js';
-import type { FtpClient, Progress } from './client.js';
+import { AbortError, type FtpClient, type Progress } from './client.js';
+import { FtpConnectionError, FtpTimeoutError } from './errors.js';
 
 export interface MirrorOptions {
   /** Connections used at once (default 4). */
@@ -18,8 +20,11 @@ export interface MirrorOptions {
    * it, the walk ends there instead of copying the loop over and over.
    */
   maxDepth?: number;
-  /** Called for each file as it is decided: transferred, resumed, skipped or deleted. */
-  onFile?: (event: { path: string; action: 'transfer' | 'resume' | 'skip' | 'delete' }) => void;
+  /**
+   * Called for each file as it is decided: transferred, resumed, skipped or deleted; and with
+   * `fail` (and the error) for a file or folder that could not be copied (mirror down).
+   */
+  onFile?: (event: { path: string; action: 'transfer' | 'resume' | 'skip' | 'delete' | 'fail'; error?: Error }) => void;
   onProgress?: (p: Progress) => void;
 }
 
@@ -29,11 +34,54 @@ export interface MirrorResult {
   skipped: number;
   deleted: number;
   bytes: number;
+  /** Files (and folders) that could not be copied; mirrorDown then rejects with a MirrorIncompleteError. */
+  failed: number;
 }
 
 /** The remote tree cannot be mirrored as it is: a folder loop too deep to tell, or a symbolic link in the way of an upload. */
 export class MirrorError extends Error {
   constructor(message: string) { super(message); this.name = 'MirrorError'; }
+}
+
+/**
+ * mirrorDown copied what it could, but some files failed (a name too long for the local file
+ * system, a local write error, a server refusal, a byte count other than the listed size).
+ * Thrown once the rest is done; `result` counts what was done, `failures` says what was not.
+ */
+export class MirrorIncompleteError extends MirrorError {
+  constructor(readonly result: MirrorResult, readonly failures: { path: string; error: Error }[]) {
+    const first = failures[0]!;
+    super(`${failures.length} of the files were not mirrored (${first.path}: ${first.error.message}${failures.length > 1 ? '; ...' : ''})`);
+    this.name = 'MirrorIncompleteError';
+  }
+}
+
+/** A download brought another number of bytes than the server said the file has (listing or SIZE). */
+export class TransferSizeError extends Error {
+  constructor(readonly path: string, readonly expected: number, readonly received: number, readonly offset = 0) {
+    super(`${path}: received ${received} bytes${offset ? ` after offset ${offset} (${offset + received} in all)` : ''}, `
+      + `but the server gave the size as ${expected}: the copy is incomplete or not the file`);
+    this.name = 'TransferSizeError';
+  }
+}
+
+/**
+ * The size a listing gave for a file, or undefined when it gave none usable: an MLSD entry without
+ * a size fact, or one that is not a plain non-negative integer.
+ */
+export function listedSize(e: FileInfo): number | undefined {
+  const mlsx = e.raw ? parseMlsxLine(e.raw) : undefined;
+  if (mlsx?.facts) {
+    const fact = mlsx.facts.size ?? mlsx.facts['sizd'];
+    return fact !== undefined && /^\d+$/.test(fact) && Number.isSafeInteger(Number(fact)) ? Number(fact) : undefined;
+  }
+  return Number.isSafeInteger(e.size) && e.size >= 0 ? e.size : undefined;
+}
+
+/** An error that concerns one file only: the walk goes on with the others. Not a broken connection or an abort. */
+function fileOnly(err: unknown, signal?: AbortSignal): err is Error {
+  if (signal?.aborted || !(err instanceof Error)) return false;
+  return !(err instanceof AbortError || err instanceof FtpConnectionError || err instanceof FtpTimeoutError || err instanceof MirrorError);
 }
 
 interface Task {
@@ -333,17 +381,46 @@ async function remoteCopyCurrent(f: { size: number; modified: Date }, r: RemoteF
   return exact === undefined || compareTimes(source, exactly(exact)) === 'current';
 }
 
-/** Download the tree under `remoteDir` (empty: the current folder) into `localDir`. */
+/**
+ * Download the tree under `remoteDir` (empty: the current folder) into `localDir`.
+ * A file that cannot be copied (a name too long for the local file system, a local write error, a
+ * server refusal, a byte count other than the listed size) does not stop the rest: it is reported
+ * through `onFile` (`fail`), never given the remote time (so it is not taken as current next
+ * time), and once the rest is done the call rejects with a MirrorIncompleteError. A broken
+ * connection, a timeout or an abort ends the mirror at once, as before.
+ */
 export async function mirrorDown(client: FtpClient, connect: () => Promise<FtpClient>, remoteDir: string, localDir: string,
   options: MirrorOptions = {}): Promise<MirrorResult> {
-  const result: MirrorResult = { transferred: 0, resumed: 0, skipped: 0, deleted: 0, bytes: 0 };
+  const result: MirrorResult = { transferred: 0, resumed: 0, skipped: 0, deleted: 0, bytes: 0, failed: 0 };
+  const failures: { path: string; error: Error }[] = [];
+  const fail = (rel: string, error: Error) => {
+    failures.push({ path: rel, error });
+    result.failed++;
+    options.onFile?.({ path: rel, action: 'fail', error });
+  };
   const canResume = client.features.has('REST');
   const remote = await walkRemote(client, remoteDir, options);
   const times = new RemoteTimes(client, remoteDir);
   await fsp.mkdir(localDir, { recursive: true });
-  for (const d of remote.dirs) await fsp.mkdir(path.join(localDir, d), { recursive: true });
-  const tasks: Task[] = [];
+  // A folder that cannot be made (its name too long here, a file in the way) fails with all under it.
+  const failedDirs = new Set<string>();
+  const underFailed = (rel: string) => {
+    for (let p = parentOf(rel); p; p = parentOf(p)) if (failedDirs.has(p)) return p;
+    return undefined;
+  };
+  for (const d of remote.dirs) {
+    if (underFailed(d)) { failedDirs.add(d); continue; }
+    try {
+      await fsp.mkdir(path.join(localDir, d), { recursive: true });
+    } catch (err) {
+      if (!fileOnly(err, options.signal)) throw err;
+      failedDirs.add(d);
+      fail(`${d}/`, err);
+    }
+  }
+  const tasks: (Task & { expected: number | undefined })[] = [];
   for (const f of remote.files) {
+    if (underFailed(f.rel)) continue;
     const local = path.join(localDir, f.rel);
     const st = statQuietly(local);
     if (st && await localCopyCurrent(f, st, times)) { result.skipped++; options.onFile?.({ path: f.rel, action: 'skip' }); continue; }
@@ -351,16 +428,25 @@ export async function mirrorDown(client: FtpClient, connect: () => Promise<FtpCl
     const offset = st && canResume && st.size < f.size ? st.size : 0;
     const range = await times.range(f);
     const fresh = range?.coarse && range.hi + CLOCK_LEEWAY > Date.now() ? f : undefined;
-    tasks.push({ rel: f.rel, remote: join(remoteDir, f.rel), local, size: f.size, modified: range?.lo, offset, fresh });
+    tasks.push({ rel: f.rel, remote: join(remoteDir, f.rel), local, size: f.size, modified: range?.lo, offset, fresh, expected: listedSize(f) });
   }
   await runPool(client, connect, options.parallel ?? 4, tasks, async (c, t) => {
     options.onFile?.({ path: t.rel, action: t.offset ? 'resume' : 'transfer' });
-    // Before the transfer: a change made while it runs then shows as newer next time.
-    if (t.fresh) t.modified = await times.exact(t.fresh, c) ?? t.modified;
-    { const n = await c.download(t.remote, t.local, { offset: t.offset, total: t.size, signal: options.signal, onProgress: options.onProgress }); result.bytes += n; }
-    if (t.offset) result.resumed++; else result.transferred++;
-    // The remote time on the copy makes the next run see it as unchanged.
-    if (t.modified !== undefined) fs.utimesSync(t.local, new Date(), new Date(t.modified)); // direct: a thread-pool trip per file costs more
+    try {
+      // Before the transfer: a change made while it runs then shows as newer next time.
+      if (t.fresh) t.modified = await times.exact(t.fresh, c) ?? t.modified;
+      const n = await c.download(t.remote, t.local, { offset: t.offset, total: t.size, signal: options.signal, onProgress: options.onProgress });
+      result.bytes += n;
+      // Fewer (or more) bytes than listed, with a 226: a server or a link that cut the file short.
+      // No remote time on it: the next run sees it as not current and continues or fetches it again.
+      if (t.expected !== undefined && t.offset + n !== t.expected) throw new TransferSizeError(t.remote, t.expected, n, t.offset);
+      if (t.offset) result.resumed++; else result.transferred++;
+      // The remote time on the copy makes the next run see it as unchanged.
+      if (t.modified !== undefined) fs.utimesSync(t.local, new Date(), new Date(t.modified)); // direct: a thread-pool trip per file costs more
+    } catch (err) {
+      if (!fileOnly(err, options.signal)) throw err;
+      fail(t.rel, err);
+    }
   }, options.signal);
   if (options.delete) {
     const wantedFiles = new Set(remote.files.map((f) => f.rel));
@@ -376,13 +462,14 @@ export async function mirrorDown(client: FtpClient, connect: () => Promise<FtpCl
       if (!wantedDirs.has(d)) { await fsp.rm(path.join(localDir, d), { recursive: true, force: true }); result.deleted++; }
     }
   }
+  if (failures.length) throw new MirrorIncompleteError(result, failures);
   return result;
 }
 
 /** Upload the tree under `localDir` to `remoteDir` (empty: the current folder) (mirror --reverse). */
 export async function mirrorUp(client: FtpClient, connect: () => Promise<FtpClient>, localDir: string, remoteDir: string,
   options: MirrorOptions = {}): Promise<MirrorResult> {
-  const result: MirrorResult = { transferred: 0, resumed: 0, skipped: 0, deleted: 0, bytes: 0 };
+  const result: MirrorResult = { transferred: 0, resumed: 0, skipped: 0, deleted: 0, bytes: 0, failed: 0 };
   const canResume = client.features.has('REST');
   const canSetTime = client.features.has('MFMT');
   const local = await walkLocal(localDir);
@@ -442,36 +529,96 @@ export async function mirrorUp(client: FtpClient, connect: () => Promise<FtpClie
   return result;
 }
 
+/** Free bytes for an unprivileged writer in `dir`, or undefined when the file system does not say. */
+async function freeSpace(dir: string): Promise<number | undefined> {
+  try {
+    const st = await fsp.statfs(dir);
+    const free = Number(st.bavail) * Number(st.bsize);
+    return Number.isFinite(free) ? free : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * One large file over N connections, each fetching its own byte range with REST. Falls back to
  * one ordinary download when the server cannot restart (no REST STREAM) or the file is small.
+ *
+ * The segments go into a temporary file next to `local` (`.<name>.wharf-part-<random>`), which
+ * replaces `local` only once every segment has brought its whole range and the total is the SIZE:
+ * a refused RETR, a failed segment, a short range or an abort leave an existing `local` as it
+ * was and remove the temporary file. A SIZE larger than the free space there is refused at once.
  */
 export async function downloadSegmented(client: FtpClient, connect: () => Promise<FtpClient>, remote: string, local: string,
   options: { segments?: number; signal?: AbortSignal; onProgress?: (p: Progress) => void } = {}): Promise<number> {
   const size = await client.size(remote);
   const segments = Math.max(1, Math.min(options.segments ?? 4, Math.floor(size / (1024 * 1024)) || 1));
   if (segments === 1 || !client.features.has('REST')) return client.download(remote, local, options);
-  const fh = await fsp.open(local, 'w');
-  await fh.truncate(size);
-  await fh.close();
-  const span = Math.ceil(size / segments);
-  const ranges = Array.from({ length: segments }, (_, i) => ({ start: i * span, length: Math.min(span, size - i * span) }));
-  let total = 0;
-  // Each segment counts its own bytes; report the sum as one transfer.
-  const done = new Array<number>(segments).fill(0);
-  const started = Date.now();
-  const report = (i: number) => (p: Progress) => {
-    done[i] = p.bytes;
-    const bytes = done.reduce((a, b) => a + b, 0);
-    options.onProgress?.({ ...p, bytes, total: size, rate: bytes / Math.max(0.001, (Date.now() - started) / 1000) });
-  };
-  await runPool(client, connect, segments, ranges.map((r, i) => ({ ...r, i })), async (c, r) => {
-    const out = fs.createWriteStream(local, { flags: 'r+', start: r.start });
-    const last = r.start + r.length >= size;
-    // The last range reads to the end; the others stop after their length and ABOR the rest.
-    const n = await c.download(remote, out, { offset: r.start, total: size, length: last ? undefined : r.length, signal: options.signal, onProgress: report(r.i) });
-    total += n; // not `total += await`: that reads total before the await and loses parallel segments
-  }, options.signal);
-  if (total !== size) throw new Error(`segmented download of ${remote}: got ${total} of ${size} bytes`);
-  return total;
+  // Through a symbolic link to its file, as an ordinary download writes; the temporary file goes
+  // beside it, on the same file system, so the rename is atomic.
+  const target = await fsp.realpath(local).catch(() => local);
+  const dir = path.dirname(target);
+  const free = await freeSpace(dir);
+  if (free !== undefined && size > free) {
+    throw new Error(`${remote}: the server gives its size as ${size} bytes, more than the ${free} bytes free in ${dir}`);
+  }
+  const existing = statQuietly(target);
+  const part = path.join(dir, `.${path.basename(target)}.wharf-part-${crypto.randomBytes(6).toString('hex')}`);
+  const fh = await fsp.open(part, 'wx');
+  let renamed = false;
+  try {
+    // Private while it fills; then the permissions of the file it replaces (a private file stays
+    // private), or those a new file gets here (the umask's).
+    let mode: number;
+    try {
+      mode = existing?.isFile() ? existing.mode & 0o7777 : (await fh.stat()).mode & 0o7777;
+      await fh.chmod(0o600);
+    } finally {
+      await fh.close();
+    }
+    const span = Math.ceil(size / segments);
+    const ranges = Array.from({ length: segments }, (_, i) => ({ start: i * span, length: Math.min(span, size - i * span) }));
+    let total = 0;
+    // Each segment counts its own bytes; report the sum as one transfer.
+    const done = new Array<number>(segments).fill(0);
+    const started = Date.now();
+    const report = (i: number) => (p: Progress) => {
+      done[i] = p.bytes;
+      const bytes = done.reduce((a, b) => a + b, 0);
+      options.onProgress?.({ ...p, bytes, total: size, rate: bytes / Math.max(0.001, (Date.now() - started) / 1000) });
+    };
+    // The first failure stops the other segments, and the temporary file goes only once all have
+    // stopped writing to it.
+    const stop = new AbortController();
+    const onAbort = () => stop.abort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    if (options.signal?.aborted) stop.abort();
+    let failure: unknown;
+    try {
+      await runPool(client, connect, segments, ranges.map((r, i) => ({ ...r, i })), async (c, r) => {
+        if (failure !== undefined) return;
+        try {
+          const out = fs.createWriteStream(part, { flags: 'r+', start: r.start });
+          const last = r.start + r.length >= size;
+          // The last range reads to the end; the others stop after their length and ABOR the rest.
+          const n = await c.download(remote, out, { offset: r.start, total: size, length: last ? undefined : r.length, signal: stop.signal, onProgress: report(r.i) });
+          total += n; // not `total += await`: that reads total before the await and loses parallel segments
+          if (n !== r.length) throw new TransferSizeError(`${remote} (bytes ${r.start}-${r.start + r.length - 1})`, r.length, n);
+        } catch (err) {
+          if (failure === undefined) failure = options.signal?.aborted ? new AbortError() : err;
+          stop.abort();
+        }
+      });
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+    if (failure !== undefined) throw failure;
+    if (total !== size) throw new TransferSizeError(remote, size, total);
+    await fsp.chmod(part, mode);
+    await fsp.rename(part, target);
+    renamed = true;
+    return total;
+  } finally {
+    if (!renamed) await fsp.rm(part, { force: true }).catch(() => undefined);
+  }
 }

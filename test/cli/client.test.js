@@ -111,6 +111,21 @@ describe('wharf client commands', () => {
     assert.ok(data.equals(await fs.readFile(local)));
   });
 
+  test('get --segments replaces an existing file only when done, keeping its permissions, and leaves no temporary file', async () => {
+    const data = crypto.randomBytes(3 * 1024 * 1024 + 5);
+    await fs.writeFile(path.join(srv.root, 'private.bin'), data);
+    const dir = path.join(work, 'segments-private');
+    await fs.mkdir(dir, { recursive: true });
+    const local = path.join(dir, 'private.bin');
+    await fs.writeFile(local, 'old private content, longer than nothing', { mode: 0o600 });
+    await fs.chmod(local, 0o600);
+    const r = await wharf(['get', '--segments', '3', `${url}/private.bin`, local]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(data.equals(await fs.readFile(local)));
+    assert.equal((await fs.stat(local)).mode & 0o777, 0o600);
+    assert.deepEqual(await fs.readdir(dir), ['private.bin']);
+  });
+
   test('ls: names, long format and JSON', async () => {
     await fs.mkdir(path.join(srv.root, 'lsdir/sub'), { recursive: true });
     await fs.writeFile(path.join(srv.root, 'lsdir/a file.txt'), 'abc');

@@ -73,11 +73,18 @@ export async function hostileFtp(handlers = {}) {
   };
 }
 
-/** RETR handler sending `body` over the PASV data connection, then `final`. */
+/**
+ * RETR handler sending `body` over the PASV data connection, then `final` (426 if the client
+ * closed the data connection first). The next command (an ABOR) is read only after that reply.
+ */
 export const sendFile = (body, final = '226 done') => async (_a, ctx) => {
   const d = await ctx.state.data;
   ctx.write('150 here it comes');
-  d.end(body, () => setTimeout(() => ctx.write(final), 20));
+  await new Promise((resolve) => {
+    let finished = false;
+    d.end(body, () => { finished = true; });
+    d.on('close', () => setTimeout(() => { ctx.write(finished ? final : '426 connection closed'); resolve(); }, 20));
+  });
 };
 
 /** Run the CLI under a hard time bound; resolves { code, stdout, stderr }. */
