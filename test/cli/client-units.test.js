@@ -9,6 +9,7 @@ import { parseNetrc, resolveCredentials } from '../../dist/cli/credentials.js';
 import { splitWords, completeLine } from '../../dist/cli/shell.js';
 import { renderProgress, formatBytes } from '../../dist/cli/progress-bar.js';
 import { remotePathOf, parseUrl } from '../../dist/cli/client-connect.js';
+import { printable, printableLines } from '../../dist/cli/terminal-text.js';
 
 test('parseNetrc: machines, default, one-line and multi-line entries, macdef skipped, comments', () => {
   const text = [
@@ -95,4 +96,11 @@ test('renderProgress: percent, bar, rate and ETA fitted to the width', () => {
   assert.ok(narrow.length <= 50);
   assert.equal(formatBytes(0), '0 B');
   assert.equal(formatBytes(1536), '1.5 KiB');
+});
+
+test('printable: C0 controls but tab, DEL and C1 shown as \\xNN; other text, tab and non-Latin names as they are', () => {
+  assert.equal(printable('\x1b]0;title\x07\x1b[2J'), '\\x1b]0;title\\x07\\x1b[2J');
+  assert.equal(printable('a\tb\nc\rd\x00\x7f\x9b\x85'), 'a\tb\\x0ac\\x0dd\\x00\\x7f\\x9b\\x85');
+  assert.equal(printable('résumé 日本語 ü.txt'), 'résumé 日本語 ü.txt');
+  assert.equal(printableLines('550-first\n550 \x1b[2Jlast'), '550-first\n550 \\x1b[2Jlast');
 });
