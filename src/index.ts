@@ -13,4 +13,6 @@ export { FtpClient, AbortError, type FtpClientOptions, type TransferOptions, typ
 export { FtpError, FtpTimeoutError, FtpConnectionError } from './client/errors.js';
 export { parseFtpUrl, type FtpUrl, type Security } from './client/url.js';
 export { parseListing, parseUnixLine, parseDosLine, parseMlsxLine } from './protocol/listing-parse.js';
-export { mirrorDown, mirrorUp, downloadSegmented, MirrorError, type MirrorOptions, type MirrorResult } from './client/mirror.js';
+export {
+  mirrorDown, mirrorUp, downloadSegmented, MirrorError, MirrorIncompleteError, TransferSizeError, type MirrorOptions, type MirrorResult,
+} from './client/mirror.js';

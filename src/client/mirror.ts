@@ -5,6 +5,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { FileInfo } from '../protocol/listing.js';
 import { parseListing, parseMlsxLine } from '../protocol/listing-parse.js';
+import { isSafeName } from '../protocol/path.js';
 import { AbortError, type FtpClient, type Progress } from './client.js';
 import { FtpConnectionError, FtpTimeoutError } from './errors.js';
 
@@ -117,11 +118,6 @@ async function runPool<T>(first: FtpClient, connect: () => Promise<FtpClient>, p
   } finally {
     await Promise.all(extra.map((c) => c.close().catch(() => undefined)));
   }
-}
-
-/** A single path component: no separators, no `.`/`..`, no NUL. */
-export function isSafeName(name: string): boolean {
-  return name !== '' && name !== '.' && name !== '..' && !/[/\\\0]/.test(name);
 }
 
 interface RemoteTree {
