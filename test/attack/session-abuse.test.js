@@ -22,6 +22,20 @@ async function loggedIn(srv) {
   return c;
 }
 
+/** A logged-in session whose 256 MiB download has started and stalls: its data connection is not read. */
+async function stalledDownload(srv) {
+  const fh = await fs.open(path.join(srv.root, 'big.bin'), 'w');
+  await fh.truncate(256 * 1024 * 1024); // sparse
+  await fh.close();
+  const c = await loggedIn(srv);
+  await c.cmd('TYPE I');
+  const d = await c.passive('EPSV');
+  d.pause(); // the transfer stalls on backpressure
+  d.on('error', () => {});
+  assert.equal((await c.cmd('RETR big.bin')).code, 150);
+  return { c, d };
+}
+
 test('wildcard bombs in STAT, NLST and LIST are answered, and other sessions are not held up', async () => {
   const srv = await startServer({ anonymous: true });
   try {
@@ -135,14 +149,7 @@ test('a password after PASS and a tab is neither logged nor echoed', async () =>
 test('a flood of STAT during a stalled download is not answered without end while the client reads nothing', async () => {
   const srv = await startServer();
   try {
-    const fh = await fs.open(path.join(srv.root, 'big.bin'), 'w');
-    await fh.truncate(256 * 1024 * 1024);
-    await fh.close();
-    const c = await loggedIn(srv);
-    await c.cmd('TYPE I');
-    const d = await c.passive('EPSV');
-    d.pause(); // the transfer stalls on backpressure
-    assert.equal((await c.cmd('RETR big.bin')).code, 150);
+    const { c, d } = await stalledDownload(srv);
     // Stop reading the control connection too, then flood.
     c.socket.pause();
     const FLOOD = 50_000;
@@ -187,15 +194,7 @@ test('a flood of STAT during a stalled download is not answered without end whil
 test('ABOR still stops a transfer at once when other commands are queued behind it', async () => {
   const srv = await startServer();
   try {
-    const fh = await fs.open(path.join(srv.root, 'big.bin'), 'w');
-    await fh.truncate(256 * 1024 * 1024);
-    await fh.close();
-    const c = await loggedIn(srv);
-    await c.cmd('TYPE I');
-    const d = await c.passive('EPSV');
-    d.pause();
-    d.on('error', () => {});
-    assert.equal((await c.cmd('RETR big.bin')).code, 150);
+    const { c, d } = await stalledDownload(srv);
     // A pipelining client: the next command is already queued when it decides to abort.
     c.writeRaw('PWD\r\nABOR\r\n');
     assert.equal((await c.read()).code, 426);

@@ -72,7 +72,7 @@ async function resolveTarget(s: Session, rawArg: string): Promise<Target> {
 function batches(s: Session, dir: string): AsyncIterable<FileInfo[]> {
   if (s.fs.listBatches) {
     const all = s.fs.listBatches(dir);
-    return (async function* () { for await (const b of all) yield b.every(listable) ? b : b.filter(listable); })();
+    return (async function* () { for await (const b of all) yield b.filter(listable); })();
   }
   const all = s.fs.list(dir);
   return (async function* () {

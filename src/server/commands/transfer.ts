@@ -194,7 +194,8 @@ async function stor(s: Session, arg: string) {
   const existing = await s.fs.stat(p).catch(() => undefined);
   if (existing?.type === 'dir') { s.clearData(); throw new FtpReplyError(550, 'Is a directory.'); }
   if (existing && !s.allows('overwrite', p)) { s.clearData(); throw new FtpReplyError(550, 'Permission denied: file exists.'); }
-  if (offset > (existing?.size ?? 0) * (s.type === 'A' ? 2 : 1)) { s.clearData(); throw new FtpReplyError(554, 'Restart position beyond end of file.'); }
+  // In TYPE A, asciiRestart checks the offset (it counts octets as transferred).
+  if (s.type !== 'A' && offset > (existing?.size ?? 0)) { s.clearData(); throw new FtpReplyError(554, 'Restart position beyond end of file.'); }
   let start = offset;
   let afterCr = false;
   if (s.type === 'A' && offset) {
