@@ -17,8 +17,11 @@ import { pumpFile, pumpToFile } from '../io/file-pump.js';
 import type { FileReader } from '../server/storage/storage.js';
 import { ControlConnection, type ReplyText } from './control.js';
 import { prepareData, type DataState, type PendingData } from './data-connection.js';
-import { FtpConnectionError, FtpError, FtpTimeoutError } from './errors.js';
+import { AbortError, FtpConnectionError, FtpError, FtpTimeoutError } from './errors.js';
 import { parseFtpUrl, type Security } from './url.js';
+
+// Where it has always been exported from; the modules that throw it import it from errors.ts.
+export { AbortError } from './errors.js';
 
 export interface FtpClientOptions {
   host: string;
@@ -62,10 +65,6 @@ export interface TransferOptions {
   length?: number;
   /** The file's size when already known (from a listing): reported in progress, saves a SIZE. */
   total?: number;
-}
-
-export class AbortError extends Error {
-  constructor() { super('transfer aborted'); this.name = 'AbortError'; }
 }
 
 /** Counts one transfer's bytes and reports progress, throttled. */

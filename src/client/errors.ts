@@ -1,4 +1,4 @@
-// Errors the client throws: a server reply with its code, a timeout, or a broken connection.
+// Errors the client throws: a server reply with its code, a timeout, a broken connection, or an abort.
 
 /** The server answered with a negative reply (4xx/5xx) or an unexpected one. */
 export class FtpError extends Error {
@@ -16,6 +16,10 @@ export class FtpTimeoutError extends Error {
 
 export class FtpConnectionError extends Error {
   constructor(message: string, cause?: unknown) { super(message, { cause }); this.name = 'FtpConnectionError'; }
+}
+
+export class AbortError extends Error {
+  constructor() { super('transfer aborted'); this.name = 'AbortError'; }
 }
 
 /** Commands are quoted in errors and logs; a password never is. */
