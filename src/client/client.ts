@@ -19,9 +19,11 @@ import { ControlConnection, type ReplyText } from './control.js';
 import { prepareData, type DataState, type PendingData } from './data-connection.js';
 import { AbortError, FtpConnectionError, FtpError, FtpTimeoutError } from './errors.js';
 import { parseFtpUrl, type Security } from './url.js';
+import { progressCounter, type Progress, type ProgressCounter } from './progress.js';
 
 // Where it has always been exported from; the modules that throw it import it from errors.ts.
 export { AbortError } from './errors.js';
+export type { Progress } from './progress.js';
 
 export interface FtpClientOptions {
   host: string;
@@ -44,16 +46,6 @@ export interface FtpClientOptions {
   log?: (line: string) => void;
 }
 
-export interface Progress {
-  path: string;
-  direction: 'download' | 'upload';
-  bytes: number;
-  /** Total size when known. */
-  total?: number;
-  /** Bytes per second since the transfer started. */
-  rate: number;
-}
-
 export interface TransferOptions {
   /** Resume: start reading the remote file (download) or writing it (upload) at this offset. */
   offset?: number;
@@ -65,13 +57,6 @@ export interface TransferOptions {
   length?: number;
   /** The file's size when already known (from a listing): reported in progress, saves a SIZE. */
   total?: number;
-}
-
-/** Counts one transfer's bytes and reports progress, throttled. */
-interface ProgressCounter {
-  add(n: number): void;
-  done(): void;
-  readonly bytes: number;
 }
 
 /** A typed FTP/FTPS client; every method is safe to call while another is running (they queue). */
@@ -501,23 +486,12 @@ export class FtpClient extends EventEmitter {
     }
   }
 
-  private progress(p: string, direction: Progress['direction'], total: number | undefined, options: TransferOptions): ProgressCounter {
-    const started = Date.now();
-    let bytes = 0;
-    let last = 0;
-    const emit = (force: boolean) => {
-      const now = Date.now();
-      if (!force && now - last < 100) return;
-      last = now;
-      const info: Progress = { path: p, direction, bytes, total, rate: bytes / Math.max(0.001, (now - started) / 1000) };
+  /** A transfer's progress goes to its own `onProgress` and to the client's 'progress' listeners. */
+  private progress(file: string, direction: Progress['direction'], total: number | undefined, options: TransferOptions): ProgressCounter {
+    return progressCounter(file, direction, total, (info) => {
       options.onProgress?.(info);
       this.emit('progress', info);
-    };
-    return {
-      add: (n: number) => { bytes += n; emit(false); },
-      done: () => emit(true),
-      get bytes() { return bytes; },
-    };
+    });
   }
 
   /**
