@@ -4,19 +4,15 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import tls from 'node:tls';
-import { pipeline } from 'node:stream/promises';
 import { StringDecoder } from 'node:string_decoder';
-import { Readable, Transform, Writable, type Duplex } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { isSafeName, unquotePath } from '../protocol/path.js';
 import { parseTimeVal, formatTimeVal, type FileInfo } from '../protocol/listing.js';
 import { parseListingLine, parseMlsxLine } from '../protocol/listing-parse.js';
-import { LfToCrlf, CrlfToLf } from '../protocol/ascii.js';
 import { VERSION } from '../version.js';
-import { fdWriter } from '../io/fd-writer.js';
-import { pumpFile, pumpToFile } from '../io/file-pump.js';
-import type { FileReader } from '../server/storage/storage.js';
 import { ControlConnection, type ReplyText } from './control.js';
 import { TransferRunner } from './transfer.js';
+import { fromFile, fromStream, intoFile, intoStream } from './local-io.js';
 import { AbortError, FtpError } from './errors.js';
 import { parseFtpUrl, type Security } from './url.js';
 import { progressCounter, type Progress, type ProgressCounter } from './progress.js';
@@ -294,43 +290,17 @@ export class FtpClient extends EventEmitter {
         throw err;
       }) : undefined);
       const counter = this.progress(remote, 'download', total, options);
-      const limit = options.length;
       const command = `RETR ${remote}`;
       const type = options.ascii ? 'A' : 'I';
-      const toStream = async (source: Readable, dest: Writable, abort: AbortSignal) => {
-        source.on('data', (c: Buffer) => counter.add(c.length));
-        if (options.ascii) await pipeline(source, new CrlfToLf(), dest, { signal: abort });
-        else await pipeline(source, dest, { signal: abort });
-      };
-      const limited = (data: Duplex, stopEarly: () => void): Readable => (limit === undefined ? data : data.pipe(new Limit(limit, stopEarly)));
+      const local = { ascii: options.ascii, limit: options.length, count: (n: number) => counter.add(n) };
       if (typeof destination !== 'string') {
-        await this.transfers.run(command, type, offset, options.signal, (data, abort, stopEarly) => toStream(limited(data, stopEarly), destination, abort));
+        await this.transfers.run(command, type, offset, options.signal, intoStream(destination, local));
         counter.done();
         return counter.bytes;
       }
       let created = false;
       try {
-        await this.transfers.run(command, type, offset, options.signal, async (data, abort, stopEarly) => {
-          const fd = openDestination(destination, offset, () => { created = true; });
-          let regular: boolean;
-          try { regular = fs.fstatSync(fd).isFile(); } catch (err) { fs.closeSync(fd); throw err; }
-          if (regular && !options.ascii && limit === undefined) {
-            // Binary into a regular file: socket chunks gathered into writev batches of 1 MiB and
-            // more while the socket keeps flowing (the server's upload path), not a write per chunk.
-            const writer = fdWriter(fd, false, fs.closeSync, true);
-            try {
-              await pumpToFile(data, writer, offset, abort, (n) => counter.add(n));
-            } catch (err) {
-              await writer.close().catch(() => undefined);
-              throw err;
-            }
-            await writer.close();
-            return;
-          }
-          // Pipes, terminals and devices (/dev/stdout) take sequential writes, not positioned ones.
-          const dest = fs.createWriteStream('', { fd, start: offset || undefined, highWaterMark: 1024 * 1024 });
-          await toStream(limited(data, stopEarly), dest, abort);
-        });
+        await this.transfers.run(command, type, offset, options.signal, intoFile(destination, offset, { ...local, onCreated: () => { created = true; } }));
       } catch (err) {
         if (created && counter.bytes === 0) fs.rmSync(destination, { force: true });
         throw err;
@@ -340,27 +310,15 @@ export class FtpClient extends EventEmitter {
     });
   }
 
-  /**
-   * Binary upload of a local file: 1 MiB positional reads into two reused buffers, each written
-   * while the next is read (the server's download path), instead of a stream of fresh buffers.
-   */
+  /** Binary upload of a regular file, by positioned reads rather than a stream (see fromFile). */
   private async uploadFileLocked(file: string, remote: string, options: TransferOptions & { append?: boolean }): Promise<number> {
     const offset = options.offset ?? 0;
     const fh = await fsp.open(file, 'r');
     try {
       const size = (await fh.stat()).size;
       const counter = this.progress(remote, 'upload', size, options);
-      const reader: FileReader = {
-        size,
-        read: async (buffer, length, position) => {
-          const { bytesRead } = await fh.read(buffer, 0, length, position);
-          counter.add(bytesRead);
-          return bytesRead;
-        },
-        close: () => fh.close(),
-      };
       const command = `${options.append ? 'APPE' : 'STOR'} ${remote}`;
-      await this.transfers.run(command, 'I', options.append ? 0 : offset, options.signal, (data, abort) => pumpFile(reader, offset, data, abort));
+      await this.transfers.run(command, 'I', options.append ? 0 : offset, options.signal, fromFile(fh, size, offset, (n) => counter.add(n)));
       counter.done();
       return counter.bytes;
     } finally {
@@ -388,10 +346,7 @@ export class FtpClient extends EventEmitter {
       const counter = this.progress(remote, 'upload', total, options);
       const command = `${options.append ? 'APPE' : 'STOR'} ${remote}`;
       try {
-        await this.transfers.run(command, options.ascii ? 'A' : 'I', options.append ? 0 : offset, options.signal, async (data, abort) => {
-          input.on('data', (c: Buffer) => counter.add(c.length));
-          await pumpStream(options.ascii ? withErrors(input, new LfToCrlf()) : input, data, abort);
-        });
+        await this.transfers.run(command, options.ascii ? 'A' : 'I', options.append ? 0 : offset, options.signal, fromStream(input, { ascii: options.ascii, count: (n) => counter.add(n) }));
       } finally {
         // A file opened here and never piped (the transfer failed first) is closed here.
         if (typeof source === 'string') input.destroy();
@@ -460,70 +415,6 @@ export class FtpClient extends EventEmitter {
     this.transfers.abortAll();
     await this.ctl.exclusive(() => this.ctl.close());
   }
-}
-
-/** Open a download's local file: created if missing (`onCreated` told), truncated if not; `r+` when resuming. */
-function openDestination(file: string, offset: number, onCreated: () => void): number {
-  if (offset > 0) return fs.openSync(file, 'r+');
-  try {
-    const fd = fs.openSync(file, 'wx');
-    onCreated();
-    return fd;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    return fs.openSync(file, 'w');
-  }
-}
-
-/** Pass at most `max` bytes, then end and report that the limit was reached. */
-class Limit extends Transform {
-  private left: number;
-  constructor(max: number, private readonly reached: () => void) { super(); this.left = max; }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void) {
-    if (this.left <= 0) { cb(); return; }
-    const part = chunk.length <= this.left ? chunk : chunk.subarray(0, this.left);
-    this.left -= part.length;
-    cb(null, part);
-    if (this.left === 0) { this.push(null); this.reached(); }
-  }
-}
-
-/**
- * Pipe `input` into an upload's data connection and end it. On abort or a failure the input is
- * stopped and destroyed, but the connection is left alone: how it closes is the caller's choice
- * (over TLS, close_notify first; see closeData). pipeline() would reset it at once.
- */
-function pumpStream(input: Readable, out: Writable, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    const settle = (err?: Error) => {
-      if (settled) return;
-      settled = true;
-      signal.removeEventListener('abort', onAbort);
-      input.off('error', settle);
-      out.off('error', settle);
-      out.off('close', onClose);
-      out.off('finish', onFinish);
-      if (err) { input.unpipe(out); input.destroy(); reject(err); } else resolve();
-    };
-    const onAbort = () => settle(new Error('aborted'));
-    const onClose = () => settle(new Error('data connection closed'));
-    const onFinish = () => settle();
-    if (signal.aborted) { onAbort(); return; }
-    signal.addEventListener('abort', onAbort, { once: true });
-    input.once('error', settle);
-    out.once('error', settle);
-    out.once('close', onClose);
-    out.once('finish', onFinish);
-    input.pipe(out);
-  });
-}
-
-/** `input` piped through `transform`, its errors passed on. */
-function withErrors(input: Readable, transform: Transform): Readable {
-  input.once('error', (err) => transform.destroy(err));
-  transform.once('close', () => input.destroy());
-  return input.pipe(transform);
 }
 
 function urlOptions(text: string): FtpClientOptions {
