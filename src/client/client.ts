@@ -4,15 +4,15 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import tls from 'node:tls';
-import { StringDecoder } from 'node:string_decoder';
 import type { Readable, Writable } from 'node:stream';
 import { isSafeName, unquotePath } from '../protocol/path.js';
 import { parseTimeVal, formatTimeVal, type FileInfo } from '../protocol/listing.js';
-import { parseListingLine, parseMlsxLine } from '../protocol/listing-parse.js';
+import { parseMlsxLine } from '../protocol/listing-parse.js';
 import { VERSION } from '../version.js';
 import { ControlConnection, type ReplyText } from './control.js';
 import { TransferRunner } from './transfer.js';
 import { fromFile, fromStream, intoFile, intoStream } from './local-io.js';
+import { readListing } from './listing-reader.js';
 import { AbortError, FtpError } from './errors.js';
 import { parseFtpUrl, type Security } from './url.js';
 import { progressCounter, type Progress, type ProgressCounter } from './progress.js';
@@ -56,9 +56,6 @@ export interface TransferOptions {
 }
 
 /** A typed FTP/FTPS client; every method is safe to call while another is running (they queue). */
-/** Bounds on what a listing may hold in memory (about 250 bytes an entry). */
-const MAX_LISTING_ENTRIES = 2_000_000;
-const MAX_LISTING_LINE = 64 * 1024;
 /** Folder levels `removeDir({ recursive })` goes down at most. */
 const MAX_REMOVE_DEPTH = 64;
 
@@ -372,27 +369,7 @@ export class FtpClient extends EventEmitter {
     // MLSD takes a plain path name (RFC 3659).
     const arg = !useMlsd && dir.startsWith('-') ? `./${dir}` : dir;
     const command = (useMlsd ? 'MLSD' : 'LIST') + (arg ? ` ${arg}` : '');
-    // Parsed as it streams in: holding the text, its lines and then the entries took 11-13 times
-    // the listing's size (a 480 MB listing ran out of memory).
-    return this.transfers.run(command, 'A', 0, undefined, async (data) => {
-      const entries: FileInfo[] = [];
-      const decoder = new StringDecoder('utf8');
-      const now = new Date();
-      let partial = '';
-      const take = (text: string) => {
-        const lines = (partial + text).split('\n');
-        partial = lines.pop()!;
-        if (partial.length > MAX_LISTING_LINE) throw new Error(`a listing line longer than ${MAX_LISTING_LINE} characters`);
-        for (const line of lines) {
-          const e = parseListingLine(line, now);
-          if (e) entries.push(e);
-        }
-        if (entries.length > MAX_LISTING_ENTRIES) throw new Error(`listing of more than ${MAX_LISTING_ENTRIES} entries`);
-      };
-      for await (const c of data as AsyncIterable<Buffer>) take(decoder.write(c));
-      take(decoder.end() + '\n');
-      return entries;
-    });
+    return this.transfers.run(command, 'A', 0, undefined, readListing);
   }
 
   /** Facts about one path (MLST), or undefined when the server lacks MLST or the path is missing. */
