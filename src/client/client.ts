@@ -55,7 +55,6 @@ export interface TransferOptions {
   total?: number;
 }
 
-/** A typed FTP/FTPS client; every method is safe to call while another is running (they queue). */
 /** Folder levels `removeDir({ recursive })` goes down at most. */
 const MAX_REMOVE_DEPTH = 64;
 
@@ -69,6 +68,7 @@ function asciiRestartError(options: TransferOptions): TypeError | undefined {
   return undefined;
 }
 
+/** A typed FTP/FTPS client; every method is safe to call while another is running (they queue). */
 export class FtpClient extends EventEmitter {
   readonly features = new Map<string, string>();
   private readonly transfers: TransferRunner;
