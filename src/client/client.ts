@@ -58,16 +58,6 @@ export interface TransferOptions {
 /** Folder levels `removeDir({ recursive })` goes down at most. */
 const MAX_REMOVE_DEPTH = 64;
 
-/**
- * A restart offset in ASCII mode is refused: RFC 3659 counts it in octets as transferred (CRLF
- * line ends), wharf's server does so, others take it as a file position, and a local file holds
- * neither count. Resuming there would duplicate or lose line ends without an error.
- */
-function asciiRestartError(options: TransferOptions): TypeError | undefined {
-  if (options.ascii && options.offset) return new TypeError('a transfer in ASCII mode cannot resume at an offset: servers count it differently; transfer the whole file or use binary mode');
-  return undefined;
-}
-
 /** A typed FTP/FTPS client; every method is safe to call while another is running (they queue). */
 export class FtpClient extends EventEmitter {
   readonly features = new Map<string, string>();
@@ -260,6 +250,20 @@ export class FtpClient extends EventEmitter {
 
   // ---- transfers ----
 
+  /**
+   * download() and upload() take their place in the queue here. A restart offset in ASCII mode is
+   * refused at once: RFC 3659 counts it in octets as transferred (CRLF line ends), wharf's server
+   * does so, others take it as a file position, and a local file holds neither count. Resuming
+   * there would duplicate or lose line ends without an error.
+   */
+  private queueTransfer(options: TransferOptions, transfer: (offset: number) => Promise<number>): Promise<number> {
+    if (options.ascii && options.offset) return Promise.reject(new TypeError('a transfer in ASCII mode cannot resume at an offset: servers count it differently; transfer the whole file or use binary mode'));
+    return this.ctl.exclusive(async () => {
+      if (options.signal?.aborted) throw new AbortError();
+      return transfer(options.offset ?? 0);
+    });
+  }
+
   /** A transfer's progress goes to its own `onProgress` and to the client's 'progress' listeners. */
   private progress(file: string, direction: Progress['direction'], total: number | undefined, options: TransferOptions): ProgressCounter {
     return progressCounter(file, direction, total, (info) => {
@@ -275,11 +279,7 @@ export class FtpClient extends EventEmitter {
    * file this call created is removed again when the transfer fails before its first byte.
    */
   download(remote: string, destination: Writable | string, options: TransferOptions = {}): Promise<number> {
-    const refused = asciiRestartError(options);
-    if (refused) return Promise.reject(refused);
-    return this.ctl.exclusive(async () => {
-      const offset = options.offset ?? 0;
-      if (options.signal?.aborted) throw new AbortError();
+    return this.queueTransfer(options, async (offset) => {
       // SIZE only when someone watches progress and the caller did not say: a round trip per file counts.
       const watched = options.onProgress !== undefined || this.listenerCount('progress') > 0;
       const total = options.total ?? (watched ? await this.sizeLocked(remote).catch((err) => {
@@ -325,11 +325,7 @@ export class FtpClient extends EventEmitter {
 
   /** Upload a Readable or a local file to `remote`; `offset` resumes (REST), `append` uses APPE. */
   upload(source: Readable | string, remote: string, options: TransferOptions & { append?: boolean } = {}): Promise<number> {
-    const refused = asciiRestartError(options);
-    if (refused) return Promise.reject(refused);
-    return this.ctl.exclusive(async () => {
-      const offset = options.offset ?? 0;
-      if (options.signal?.aborted) throw new AbortError();
+    return this.queueTransfer(options, async (offset) => {
       let total: number | undefined;
       let input: Readable;
       if (typeof source === 'string') {
