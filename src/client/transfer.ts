@@ -1,4 +1,4 @@
-// Runs one data transfer; one that is aborted or breaks is left with the replies in step (ABOR, its reply, a NOOP's) or the connection closed.
+// Runs one data transfer while the caller holds the command queue; an aborted or broken one leaves the replies back in step (ABOR, NOOP) or the connection closed.
 import tls from 'node:tls';
 import { Readable, type Duplex } from 'node:stream';
 import type { ControlConnection, ReplyText } from './control.js';
