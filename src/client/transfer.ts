@@ -154,11 +154,12 @@ export class TransferRunner {
     clearTimeout(graceTimer);
     if (failure) {
       const { err } = failure;
+      // The server's own reason (a full disk, a closed file) says more than the data connection it
+      // broke; a local failure (the destination's) stands, the server's 426 only echoes it. Decided
+      // now: abandon() waits for the final reply, so after it the reply is always in.
+      const serverFirst = finalIn || dataConnectionBroke(err);
       const end = await this.abandon(final, () => this.closeData(data, upload), aborSent);
       if (abort.aborted) throw new AbortError();
-      // The server's own reason (a full disk, a closed file) says more than the data connection it
-      // broke; a local failure (the destination's) stands, the server's 426 only echoes it.
-      const serverFirst = finalIn || dataConnectionBroke(err);
       if (end && end.code >= 400 && serverFirst && !(err instanceof FtpTimeoutError)) throw new FtpError(end.code, end.text, command);
       throw err;
     }

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { FtpClient, AbortError, FtpError, FtpTimeoutError, FtpConnectionError } from '../../dist/index.js';
 
 import { fakeServer, sleep } from '../helpers/fake-server.js';
@@ -248,6 +248,39 @@ test('a failed download leaves an existing local file alone and creates none', a
   } finally {
     await srv.close();
     await fs.rm(tmp, { recursive: true, force: true });
+  }
+});
+
+test('a local failure mid-transfer is the error, not the 426 that echoes it; a server that fails first gives its reason', async () => {
+  const srv = await fakeServer({
+    RETR: async (_a, ctx) => {
+      ctx.reply('150 here it comes');
+      const s = await ctx.data();
+      // Bytes until the client breaks the data connection, then the 426 that causes (as wharf's server answers).
+      const more = () => { while (!s.destroyed && s.write(Buffer.alloc(64 * 1024, 66))); };
+      s.on('drain', more);
+      more();
+      await new Promise((r) => s.once('close', r));
+      ctx.reply('426 Connection closed; transfer aborted.');
+    },
+    STOR: async (_a, ctx) => {
+      ctx.reply('150 send');
+      const s = await ctx.data();
+      await new Promise((r) => s.once('data', r));
+      ctx.reply('452 Insufficient storage space');
+      s.destroy();
+    },
+  });
+  try {
+    const c = await connect(srv);
+    const full = new Writable({ write(_c, _e, cb) { cb(new Error('local disk full')); } });
+    await assert.rejects(c.download('x', full), (err) => !(err instanceof FtpError) && /local disk full/.test(err.message));
+    await assertInStep(c);
+    await assert.rejects(c.upload(Readable.from([Buffer.alloc(4 * 1024 * 1024, 1)]), 'up.bin'), (err) => err instanceof FtpError && err.code === 452);
+    await assertInStep(c);
+    await c.close();
+  } finally {
+    await srv.close();
   }
 });
 
