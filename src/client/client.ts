@@ -58,6 +58,16 @@ export interface TransferOptions {
 /** Folder levels `removeDir({ recursive })` goes down at most. */
 const MAX_REMOVE_DEPTH = 64;
 
+/**
+ * A restart offset in ASCII mode is refused: RFC 3659 counts it in octets as transferred (CRLF
+ * line ends), wharf's server does so, others take it as a file position, and a local file holds
+ * neither count. Resuming there would duplicate or lose line ends without an error.
+ */
+function asciiRestartError(options: TransferOptions): TypeError | undefined {
+  if (options.ascii && options.offset) return new TypeError('a transfer in ASCII mode cannot resume at an offset: servers count it differently; transfer the whole file or use binary mode');
+  return undefined;
+}
+
 /** A typed FTP/FTPS client; every method is safe to call while another is running (they queue). */
 export class FtpClient extends EventEmitter {
   readonly features = new Map<string, string>();
@@ -250,14 +260,10 @@ export class FtpClient extends EventEmitter {
 
   // ---- transfers ----
 
-  /**
-   * download() and upload() take their place in the queue here. A restart offset in ASCII mode is
-   * refused at once: RFC 3659 counts it in octets as transferred (CRLF line ends), wharf's server
-   * does so, others take it as a file position, and a local file holds neither count. Resuming
-   * there would duplicate or lose line ends without an error.
-   */
+  /** download() and upload() take their place in the queue here, unless refused at once. */
   private queueTransfer(options: TransferOptions, transfer: (offset: number) => Promise<number>): Promise<number> {
-    if (options.ascii && options.offset) return Promise.reject(new TypeError('a transfer in ASCII mode cannot resume at an offset: servers count it differently; transfer the whole file or use binary mode'));
+    const refused = asciiRestartError(options);
+    if (refused) return Promise.reject(refused);
     return this.ctl.exclusive(async () => {
       if (options.signal?.aborted) throw new AbortError();
       return transfer(options.offset ?? 0);
