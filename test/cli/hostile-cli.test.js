@@ -6,7 +6,20 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { hostileFtp, sendFile, wharf } from './hostile-ftp.js';
+import { fileURLToPath } from 'node:url';
+import { fakeServer, RFC959 } from '../helpers/fake-server.js';
+import { run } from '../helpers/run.js';
+
+const BIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+
+/** Run the CLI under a hard time bound; resolves { code, stdout, stderr }. */
+async function wharf(args) {
+  const r = await run(process.execPath, [BIN, ...args], { timeout: 20_000 });
+  return { code: r.status, stdout: r.text, stderr: r.stderr };
+}
+
+/** The scripted server of these tests: a plain RFC 959 one (PASV, no FEAT, no SIZE), and `handlers`. */
+const hostileFtp = (handlers) => fakeServer({ ...RFC959, ...handlers });
 
 const ESC = '\x1b';
 const BEL = '\x07';
@@ -17,11 +30,25 @@ async function scratch(t) {
   return dir;
 }
 
+/**
+ * RETR handler sending `body` over the PASV data connection, then `final` (426 if the client
+ * closed the data connection first). The next command (an ABOR) is read only after that reply.
+ */
+const sendFile = (body, final = '226 done') => async (_a, ctx) => {
+  const d = await ctx.data();
+  ctx.reply('150 here it comes');
+  await new Promise((resolve) => {
+    let finished = false;
+    d.end(body, () => { finished = true; });
+    d.on('close', () => setTimeout(() => { ctx.reply(finished ? final : '426 connection closed'); resolve(); }, 20));
+  });
+};
+
 /** A LIST over PASV answering `listing(arg)`. */
 const listWith = (listing) => async (arg, ctx) => {
-  const d = await ctx.state.data;
-  ctx.write('150 listing');
-  d.end(listing(arg), () => setTimeout(() => ctx.write('226 done'), 20));
+  const d = await ctx.data();
+  ctx.reply('150 listing');
+  d.end(listing(arg), () => setTimeout(() => ctx.reply('226 done'), 20));
 };
 
 const FEAT_REST = () => '211-Features\r\n SIZE\r\n REST STREAM\r\n211 End';

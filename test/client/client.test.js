@@ -8,74 +8,27 @@ import net from 'node:net';
 import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { FtpClient, FtpError, FtpTimeoutError, AbortError } from '../../dist/index.js';
+import { fakeServer } from '../helpers/fake-server.js';
 import { startServer, USER, PASSWORD } from '../helpers/server.js';
-
-/**
- * A minimal scripted FTP server: `answer(line, session)` returns the reply text for each command.
- * RETR sends `session.file` over the passive data listener it opened for PASV.
- */
-async function scriptedServer(answer, { greeting = '220 scripted\r\n' } = {}) {
-  const commands = [];
-  const sockets = new Set();
-  const server = net.createServer((s) => {
-    sockets.add(s);
-    s.setTimeout(20_000, () => s.destroy());
-    s.on('error', () => {});
-    s.on('close', () => sockets.delete(s));
-    const session = { data: undefined, dataSocket: undefined };
-    if (greeting) s.write(greeting);
-    let buf = '';
-    s.on('data', async (d) => {
-      buf += d;
-      let i;
-      while ((i = buf.indexOf('\r\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 2);
-        commands.push(line);
-        const reply = await answer(line, session, s);
-        if (reply) s.write(reply);
-      }
-    });
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: server.address().port,
-    commands,
-    async close() { for (const s of sockets) s.destroy(); await new Promise((r) => server.close(r)); },
-  };
-}
-
-/** A passive data listener on loopback that serves `payload` to the first connection. */
-async function dataListener(payload) {
-  const l = net.createServer((s) => { s.on('error', () => {}); s.end(payload); l.close(); });
-  await new Promise((r) => l.listen(0, '127.0.0.1', r));
-  return l.address().port;
-}
-
-const login = (line) => (/^USER /.test(line) ? '331 pw\r\n' : /^PASS /.test(line) ? '230 in\r\n' : undefined);
 
 test('PASV fallback when EPSV is refused; a private or foreign address in 227 is replaced by the server we reached', async () => {
   const payload = crypto.randomBytes(50_000);
-  const srv = await scriptedServer(async (line, session) => {
-    const l = login(line);
-    if (l) return l;
-    if (line === 'FEAT') return '211-Features:\r\n SIZE\r\n211 End\r\n';
-    if (line === 'EPSV') return '500 EPSV not understood\r\n';
-    if (line === 'PASV') {
-      const port = await dataListener(payload);
+  const srv = await fakeServer({
+    FEAT: () => '211-Features:\r\n SIZE\r\n211 End',
+    EPSV: () => '500 EPSV not understood',
+    PASV: async (_a, ctx) => {
+      const port = await ctx.passive();
+      // The payload goes to the first data connection, as soon as it is made.
+      ctx.data().then((s) => s?.end(ctx.file));
       // A server behind NAT that tells the world its LAN address, then one naming a public host
       // that is not itself (followed, that would let a server aim the client anywhere).
-      session.pasv = (session.pasv ?? 0) + 1;
-      const host = session.pasv === 1 ? '192,168,77,5' : '8,8,4,4';
-      return `227 Entering Passive Mode (${host},${port >> 8},${port & 255}).\r\n`;
-    }
-    if (line.startsWith('TYPE')) return '200 ok\r\n';
-    if (line.startsWith('SIZE')) return `213 ${payload.length}\r\n`;
+      ctx.state.pasv = (ctx.state.pasv ?? 0) + 1;
+      const host = ctx.state.pasv === 1 ? '192,168,77,5' : '8,8,4,4';
+      return `227 Entering Passive Mode (${host},${port >> 8},${port & 255}).`;
+    },
     // Both replies at once: the final one arrives before the data is read.
-    if (line.startsWith('RETR')) return '150 here it comes\r\n226 done\r\n';
-    if (line === 'QUIT') return '221 bye\r\n';
-    return '502 no\r\n';
-  });
+    RETR: () => '150 here it comes\r\n226 done',
+  }, { file: payload });
   try {
     const c = await FtpClient.connect({ host: '127.0.0.1', port: srv.port, user: 'u', password: 'p', timeouts: { reply: 5000, connect: 5000 } });
     for (let i = 0; i < 2; i++) {
@@ -93,13 +46,13 @@ test('PASV fallback when EPSV is refused; a private or foreign address in 227 is
 });
 
 test('a silent server: connect and reply timeouts raise FtpTimeoutError, quickly', async () => {
-  const mute = await scriptedServer(() => undefined, { greeting: '' });
+  const mute = await fakeServer({}, { greeting: null });
   try {
     await assert.rejects(FtpClient.connect({ host: '127.0.0.1', port: mute.port, timeouts: { connect: 300, reply: 300 } }), FtpTimeoutError);
   } finally {
     await mute.close();
   }
-  const stalls = await scriptedServer((line) => login(line) ?? (line === 'FEAT' ? '211 none\r\n' : line === 'PWD' ? undefined : '200 ok\r\n'));
+  const stalls = await fakeServer({ FEAT: () => '211 none', PWD: () => undefined });
   try {
     const c = await FtpClient.connect({ host: '127.0.0.1', port: stalls.port, user: 'u', password: 'p', timeouts: { reply: 300 } });
     await assert.rejects(c.pwd(), FtpTimeoutError);

@@ -9,12 +9,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { FtpClient, FtpTimeoutError } from '../../dist/index.js';
-import { hostileFtp, parsePort } from '../cli/hostile-ftp.js';
+import { fakeServer, RFC959 } from '../helpers/fake-server.js';
 
 const connect = (srv, connectMs = 3000) => FtpClient.connect({
   host: '127.0.0.1', port: srv.port, user: 'u', password: 'p', passive: false,
   timeouts: { connect: connectMs, reply: 5000, dataIdle: 5000 },
 });
+
+/** Parse a PORT argument h1,h2,h3,h4,p1,p2. */
+function parsePort(arg) {
+  const n = arg.split(',').map(Number);
+  return { host: n.slice(0, 4).join('.'), port: n[4] * 256 + n[5] };
+}
 
 /** Connect to the client's PORT listener from 127.0.0.2; resolves once that connection has closed. */
 function thief(target, onData = () => {}, payload) {
@@ -41,15 +47,16 @@ function honest(target) {
 test('active mode: a data connection from another address than the server is refused (upload goes to the server)', async () => {
   let stolen = Buffer.alloc(0);
   let received = Buffer.alloc(0);
-  const srv = await hostileFtp({
+  const srv = await fakeServer({
+    ...RFC959,
     PORT: (arg, ctx) => { ctx.state.port = parsePort(arg); return '200 ok'; },
     STOR: async (_a, ctx) => {
       // The accomplice connects first; the server only after that connection is gone.
       await thief(ctx.state.port, (d) => { stolen = Buffer.concat([stolen, d]); });
       const d = await honest(ctx.state.port);
-      ctx.write('150 go ahead');
+      ctx.reply('150 go ahead');
       d.on('data', (c) => { received = Buffer.concat([received, c]); });
-      d.on('end', () => { d.end(); ctx.write('226 stored'); });
+      d.on('end', () => { d.end(); ctx.reply('226 stored'); });
     },
   });
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'wharf-hostile-'));
@@ -65,19 +72,20 @@ test('active mode: a data connection from another address than the server is ref
     assert.equal(stolen.length, 0, `the third address received ${JSON.stringify(stolen.toString())}`);
     assert.equal(received.toString(), 'TOP SECRET PAYROLL DATA\n');
   } finally {
-    srv.close();
+    await srv.close();
     await fs.rm(dir, { recursive: true, force: true });
   }
 });
 
 test('active mode: data from another address than the server is not taken for the download', async () => {
-  const srv = await hostileFtp({
+  const srv = await fakeServer({
+    ...RFC959,
     PORT: (arg, ctx) => { ctx.state.port = parsePort(arg); return '200 ok'; },
     RETR: async (_a, ctx) => {
       await thief(ctx.state.port, () => {}, 'attacker-controlled content\n');
       const d = await honest(ctx.state.port);
-      ctx.write('150 go');
-      d.end('the real content\n', () => setTimeout(() => ctx.write('226 done'), 20));
+      ctx.reply('150 go');
+      d.end('the real content\n', () => setTimeout(() => ctx.reply('226 done'), 20));
     },
   });
   try {
@@ -90,16 +98,17 @@ test('active mode: data from another address than the server is not taken for th
     }
     assert.equal(got, 'the real content\n');
   } finally {
-    srv.close();
+    await srv.close();
   }
 });
 
 test('active mode: when only a third address connects, the transfer times out and nothing is sent to it', async () => {
   let stolen = 0;
-  const srv = await hostileFtp({
+  const srv = await fakeServer({
+    ...RFC959,
     PORT: (arg, ctx) => { ctx.state.port = parsePort(arg); return '200 ok'; },
     STOR: async (_a, ctx) => {
-      ctx.write('150 go ahead');
+      ctx.reply('150 go ahead');
       await thief(ctx.state.port, (d) => { stolen += d.length; });
       ctx.state.stor = true;
     },
@@ -117,6 +126,6 @@ test('active mode: when only a third address connects, the transfer times out an
     }
     assert.equal(stolen, 0);
   } finally {
-    srv.close();
+    await srv.close();
   }
 });

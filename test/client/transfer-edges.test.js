@@ -109,9 +109,9 @@ test('a data connection that stalls: the idle timeout fails the transfer, ABOR p
       ctx.reply('150 here it comes');
       const s = await ctx.data();
       s.write(Buffer.alloc(5000, 66)); // then nothing, and no close
-      ctx.stalled = s;
+      ctx.state.stalled = s;
     },
-    ABOR: (_a, ctx) => { ctx.stalled?.destroy(); ctx.reply('426 Connection closed; transfer aborted.'); ctx.reply('226 ABOR successful.'); },
+    ABOR: (_a, ctx) => { ctx.state.stalled?.destroy(); ctx.reply('426 Connection closed; transfer aborted.'); ctx.reply('226 ABOR successful.'); },
   });
   try {
     const c = await connect(srv, { timeouts: { dataIdle: 500 } });
