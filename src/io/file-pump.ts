@@ -3,7 +3,7 @@ import type net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { FileReader, FileWriter } from '../server/storage/storage.js';
-import { attachSink, detachSink, type ReadSink } from './read-sink.js';
+import { attachSink, detachSink, confirmEnd, type ReadSink } from './read-sink.js';
 
 const CHUNK = 1024 * 1024;
 /**
@@ -111,7 +111,6 @@ const BIG_READS = 128 * 1024;
 const SMALL_READS = 16 * 1024;
 /** One filling, one being written, one queued: reading pauses only when two wait for the disk. */
 const MAX_BLOCKS = 3;
-const NOTHING = Buffer.alloc(0);
 /**
  * Small blocks left by finished transfers, for the next ones: without them every transfer
  * allocated a fresh 256 KiB, and a mirror of 2,000 small files spent more CPU in the garbage
@@ -125,19 +124,6 @@ const keepSpare = (block: Buffer) => {
   if (block.length === SMALL_BLOCK && spareBlocks.length < MAX_SPARE) spareBlocks.push(block);
 };
 const HIGH_WATER = 16 * 1024 * 1024;
-
-/**
- * After 'end': `done` for a real end, `fail` for a reset. libuv reports a reset that arrives with
- * the last queued bytes as an end of stream, and Node takes the failed shutdown that follows for
- * success. A write (of nothing) tells them apart: after the peer's FIN our side is still open,
- * after a reset it fails. A reset upload must not count as complete (--atomic-uploads would put
- * it in place). Only half-open sockets (steered uploads) keep our side open for this; others
- * end as before.
- */
-function confirmEnd(socket: Duplex, done: () => void, fail: (err: Error) => void): void {
-  if (!(socket as net.Socket).allowHalfOpen) { done(); return; }
-  socket.write(NOTHING, (err) => (err ? fail(err) : done()));
-}
 
 /** How a transfer into a file stands; `settle` ends it once. */
 interface Ending {

@@ -97,6 +97,21 @@ export function detachSink(socket: unknown): void {
   if (state) state.sink = undefined;
 }
 
+const NOTHING = Buffer.alloc(0);
+
+/**
+ * After 'end': `done` for a real end, `fail` for a reset. libuv reports a reset that arrives with
+ * the last queued bytes as an end of stream, and Node takes the failed shutdown that follows for
+ * success. A write (of nothing) tells them apart: after the peer's FIN our side is still open,
+ * after a reset it fails. A reset upload must not count as complete (--atomic-uploads would put
+ * it in place). Only half-open sockets (steered uploads) keep our side open for this; others
+ * end as before.
+ */
+export function confirmEnd(socket: Duplex, done: () => void, fail: (err: Error) => void): void {
+  if (!(socket as net.Socket).allowHalfOpen) { done(); return; }
+  socket.write(NOTHING, (err) => (err ? fail(err) : done()));
+}
+
 /** Reads land in a slab of this size; a slab with less than MIN_READ left is replaced. */
 const SLAB = 1024 * 1024;
 const MIN_READ = 64 * 1024;
@@ -134,7 +149,9 @@ export function slabReader(socket: net.Socket): Duplex | undefined {
     copied: (chunk) => d.push(chunk),
   };
   if (!attachSink(socket, sink)) return undefined;
-  socket.on('end', () => d.push(null));
+  // TLS takes an end of its stream without close_notify as a clean end (clients do close that
+  // way), so a reset taken for an end below it would complete a cut upload: confirm it first.
+  socket.on('end', () => confirmEnd(socket, () => d.push(null), (err) => d.destroy(err)));
   socket.on('error', (err) => d.destroy(err));
   socket.on('close', () => d.destroy());
   return d;
