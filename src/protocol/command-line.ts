@@ -21,7 +21,6 @@ export type LineEvent =
  * (WILL/WONT/DO/DONT x) is dropped, not answered. Lines end with CRLF, a bare LF or a bare CR.
  */
 export class CommandLineSplitter {
-  private buf: Buffer = Buffer.alloc(0);
   private telnetState: 0 | 1 | 2 | 3 = 0; // 0 data, 1 after IAC, 2 after option verb, 3 in subnegotiation
   private urgent = false;
   private overflow = false;

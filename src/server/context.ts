@@ -5,6 +5,7 @@ import type { Authenticator, Account } from './auth/authenticator.js';
 import type { Storage } from './storage/storage.js';
 import type { Session } from './session.js';
 import type { FtpServerEvents } from './events.js';
+import type { RateLimit } from './policy/rate-limit.js';
 
 export interface ResolvedOptions {
   greeting: string;
@@ -28,6 +29,8 @@ export interface ResolvedOptions {
 export interface ServerContext {
   options: ResolvedOptions;
   logger: Logger;
+  /** Shared by every session; each keeps only its state (a number) per limit. */
+  limits: { commands: RateLimit; errors: RateLimit };
   authenticator: Authenticator;
   tlsContext(): tls.SecureContext | undefined;
   storageFor(account: Account): Storage;

@@ -14,6 +14,8 @@ import { LocalStorage } from './storage/local.js';
 import type { Storage } from './storage/storage.js';
 import { normalizeIp } from '../protocol/address.js';
 import { LoginBan } from './policy/login-ban.js';
+import { TimeoutSweep, sweepTick } from './policy/timeout-sweep.js';
+import { RateLimit } from './policy/rate-limit.js';
 
 /**
  * AEAD suites only, AES-128-GCM first as in Mozilla's "intermediate" profile: as strong as this
@@ -83,9 +85,9 @@ export interface FtpServerOptions {
    * from the same address); if all are logged in, the new connection is refused.
    */
   maxSessionsPerAddress?: number;
-  /** Commands per second per session before the session is slowed; default 10000. */
+  /** Commands per second per session before the session is slowed; default 10000 (0: no limit). */
   commandRate?: number;
-  /** Error replies (5xx) per second per session before it is slowed; default 20. */
+  /** Error replies (5xx) per second per session before it is slowed; default 20 (0: no limit). */
   errorRate?: number;
   /** Uploads go to a temporary name and are renamed into place only when complete. */
   atomicUploads?: boolean;
@@ -154,6 +156,7 @@ export class FtpServer extends EventEmitter {
   /** LocalStorage holds no per-session state, so one per root serves every login to it. */
   private readonly localStorages = new Map<string, LocalStorage>();
   private readonly ban: LoginBan;
+  private readonly sweep: TimeoutSweep;
   private secureContext: tls.SecureContext | undefined;
   private plainServer: net.Server | undefined;
   private tlsServer: net.Server | undefined;
@@ -175,6 +178,8 @@ export class FtpServer extends EventEmitter {
       windowMs: options.banWindowMs ?? 10 * 60_000,
       banMs: options.banDurationMs ?? 15 * 60_000,
     });
+    const t = this.resolved.timeouts;
+    this.sweep = new TimeoutSweep(this.sessions, sweepTick([t.login, t.idle]));
     if (options.implicitTlsPort !== undefined && !options.tls) throw new Error('implicitTlsPort needs tls options');
     if (this.resolved.requireTls.control && !options.tls) throw new Error('requireTls needs tls options');
   }
@@ -199,6 +204,7 @@ export class FtpServer extends EventEmitter {
     return {
       options: this.resolved,
       logger: this.logger,
+      limits: { commands: new RateLimit(this.resolved.commandRate), errors: new RateLimit(this.resolved.errorRate) },
       authenticator: this.authenticator,
       tlsContext: () => this.secureContext,
       storageFor: (account) => account.storage ?? this.options.storage?.(account) ??
@@ -283,6 +289,7 @@ export class FtpServer extends EventEmitter {
       implicitTlsPort = (this.tlsServer.address() as net.AddressInfo).port;
     }
     const port = (this.plainServer.address() as net.AddressInfo).port;
+    this.sweep.start();
     this.dropPrivileges();
     this.logger.info({ host, port, implicitTlsPort }, 'listening');
     return { host, port, implicitTlsPort };
@@ -327,6 +334,7 @@ export class FtpServer extends EventEmitter {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    this.sweep.stop();
     const stopped = Promise.all([this.plainServer, this.tlsServer].filter(Boolean).map((srv) =>
       new Promise<void>((resolve) => srv!.close(() => resolve()))));
     const grace = this.options.shutdownGraceMs ?? 10_000;

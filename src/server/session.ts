@@ -14,7 +14,6 @@ import type { Permission } from './permissions.js';
 import { PassiveListener, connectActive, secureDataSocket, DataChannelError } from './data-channel.js';
 import { slabReader, steerableSocket } from '../io/read-sink.js';
 import { COMMANDS } from './commands/index.js';
-import { TokenBucket } from './policy/rate-limit.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ServerContext } from './context.js';
 
@@ -63,6 +62,10 @@ export interface TransferSpec {
 
 let nextSessionId = 1;
 
+/** The session a control socket serves: every session shares one set of listener functions. */
+const SESSION = Symbol('wharf.session');
+type ControlSocket = net.Socket & { [SESSION]?: Session };
+
 export class Session {
   readonly id = nextSessionId++;
   socket: net.Socket;
@@ -72,6 +75,10 @@ export class Session {
   /** The accepted TCP socket, under TLS too (this.socket becomes the TLS one). */
   private readonly tcp: net.Socket;
   readonly startedAt = Date.now();
+  /** Last command read or reply written; the server's sweep compares it with the idle timeout. */
+  private lastActive = this.startedAt;
+  /** When an unauthenticated session is closed; 0 once logged in (or with no login timeout). */
+  private loginDue: number;
 
   /** Control connection protected by TLS (AUTH TLS done, or implicit FTPS). */
   secure: boolean;
@@ -104,11 +111,10 @@ export class Session {
   /** Set by end() (QUIT, 421): nothing the client sent after that runs. */
   private ending = false;
   private closed = false;
-  private loginTimer: NodeJS.Timeout | undefined;
   private lastReplyCode = 0;
-  private readonly commandBucket: TokenBucket;
-  private readonly errorBucket: TokenBucket;
-  private readonly onData = (chunk: Buffer) => this.receive(chunk);
+  /** Rate-limit states (see RateLimit): when the command and error buckets are full again. */
+  private commandsFullAt = 0;
+  private errorsFullAt = 0;
 
   constructor(readonly ctx: ServerContext, socket: net.Socket, implicitTls: boolean) {
     this.socket = socket;
@@ -118,12 +124,10 @@ export class Session {
     this.implicitTls = implicitTls;
     this.protection = implicitTls ? 'P' : 'C';
     this.splitter = new CommandLineSplitter(ctx.options.maxCommandLength);
-    this.commandBucket = new TokenBucket(ctx.options.commandRate, ctx.options.commandRate);
-    this.errorBucket = new TokenBucket(ctx.options.errorRate, ctx.options.errorRate);
+    const login = ctx.options.timeouts.login;
+    this.loginDue = login > 0 ? this.startedAt + login : 0;
     if (implicitTls) this.wrapTls(socket, ctx.tlsContext()!);
     else this.attach(socket);
-    this.loginTimer = setTimeout(() => this.timeout('Login timeout'), ctx.options.timeouts.login);
-    this.loginTimer.unref();
   }
 
   get log() { return this.ctx.logger; }
@@ -143,16 +147,34 @@ export class Session {
     return { id: this.id, remoteAddress: this.remoteAddress, username: this.account?.username, secure: this.secure };
   }
 
-  private attach(socket: net.Socket) {
+  // Listeners shared by all sessions (`this` is the socket): closures and timers per socket cost
+  // about a kilobyte of every idle session's memory.
+  private static onData(this: ControlSocket, chunk: Buffer) { this[SESSION]!.receive(chunk); }
+  private static onError(this: ControlSocket, err: Error) {
+    const s = this[SESSION]!;
+    s.log.debug({ session: s.id, err: err.message }, 'control connection error');
+  }
+  private static onClose(this: ControlSocket) { this[SESSION]!.cleanup(); }
+  private static onDrain(this: ControlSocket) { this[SESSION]!.maybeResume(); }
+
+  private attach(socket: ControlSocket) {
+    socket[SESSION] = this;
     socket.setNoDelay(true);
-    socket.on('data', this.onData);
-    socket.on('error', (err) => this.log.debug({ session: this.id, err: err.message }, 'control connection error'));
-    socket.on('close', () => this.cleanup());
-    socket.on('drain', () => this.maybeResume());
-    socket.setTimeout(this.ctx.options.timeouts.idle, () => {
-      if (this.transfer) return; // a transfer has its own stall timeout
-      this.timeout('Idle timeout');
-    });
+    socket.on('data', Session.onData);
+    socket.on('error', Session.onError);
+    socket.on('close', Session.onClose);
+    socket.on('drain', Session.onDrain);
+  }
+
+  /**
+   * Called by the server's sweep, one timer for every session. A running transfer has its own
+   * stall timeout; after it, the idle time counts from its last reply.
+   */
+  checkTimeouts(now: number) {
+    if (this.closed || this.ending) return;
+    if (this.loginDue !== 0 && now >= this.loginDue) { this.timeout('Login timeout'); return; }
+    const idle = this.ctx.options.timeouts.idle;
+    if (idle > 0 && !this.transfer && now - this.lastActive >= idle) this.timeout('Idle timeout');
   }
 
   greet() {
@@ -163,6 +185,7 @@ export class Session {
 
   reply(code: number, text: string | string[]): void {
     this.lastReplyCode = code;
+    this.lastActive = Date.now();
     if (this.closed || this.socket.destroyed || !this.socket.writable) return;
     this.socket.write(formatReply(code, text));
   }
@@ -194,6 +217,7 @@ export class Session {
 
   private receive(chunk: Buffer) {
     if (this.ending) return;
+    this.lastActive = Date.now();
     // Split a slice at a time, and keep what is left of a read as bytes once the queue is full:
     // a 64 KiB read of 'STAT' lines is 11,000 queued strings (half a megabyte a session) else.
     let rest = chunk;
@@ -252,13 +276,18 @@ export class Session {
       while (this.queue.length && !this.closed && !this.ending) {
         const line = this.queue.shift()!;
         // Floods are slowed, not refused: a burst of commands, and far more so a burst of errors.
-        const wait = this.commandBucket.take();
+        const limits = this.ctx.limits;
+        let now = Date.now();
+        this.commandsFullAt = limits.commands.take(this.commandsFullAt, now);
+        const wait = limits.commands.wait(this.commandsFullAt, now);
         if (wait) await sleep(wait);
         this.lastReplyCode = 0;
         if (line.startsWith('\u0000')) this.reply(Number(line.slice(1, 4)), line.slice(5));
         else await this.execute(line);
         if (this.lastReplyCode >= 500 && this.lastReplyCode !== 530) {
-          const penalty = this.errorBucket.take();
+          now = Date.now();
+          this.errorsFullAt = limits.errors.take(this.errorsFullAt, now);
+          const penalty = limits.errors.wait(this.errorsFullAt, now);
           if (penalty) await sleep(penalty);
         }
         this.maybeResume();
@@ -359,7 +388,7 @@ export class Session {
     this.storage = storage;
     this.pendingUser = undefined;
     this.cwd = '/';
-    if (this.loginTimer) { clearTimeout(this.loginTimer); this.loginTimer = undefined; }
+    this.loginDue = 0;
   }
 
   // ---- data connections ----
@@ -500,10 +529,8 @@ export class Session {
     // protected command (the STARTTLS injection of CVE-2011-0411).
     this.splitter = new CommandLineSplitter(this.ctx.options.maxCommandLength);
     const raw = this.socket;
-    raw.removeListener('data', this.onData);
-    raw.removeAllListeners('close');
-    raw.removeAllListeners('timeout');
-    raw.setTimeout(0);
+    raw.removeListener('data', Session.onData);
+    raw.removeListener('close', Session.onClose);
     this.secure = true;
     this.wrapTls(raw, context);
   }
@@ -526,7 +553,6 @@ export class Session {
   private cleanup() {
     if (this.closed) return;
     this.closed = true;
-    if (this.loginTimer) clearTimeout(this.loginTimer);
     this.transfer?.abort();
     this.clearData();
     this.passive?.dispose();

@@ -8,7 +8,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { FtpServer } from '../../dist/index.js';
-import { TokenBucket } from '../../dist/server/policy/rate-limit.js';
+import { RateLimit } from '../../dist/server/policy/rate-limit.js';
+import { TimeoutSweep, sweepTick } from '../../dist/server/policy/timeout-sweep.js';
+import { StaticAuthenticator } from '../../dist/index.js';
 import { LoginBan } from '../../dist/server/policy/login-ban.js';
 import { RawClient, collect } from '../helpers/raw-client.js';
 
@@ -348,10 +350,23 @@ test('an interrupted upload never replaces a good file in atomic mode; partial f
 });
 
 test('policy building blocks: token buckets and bans are bounded and exact', () => {
-  const b = new TokenBucket(10, 2, 1000);
-  assert.equal(b.take(1000), 0);
-  assert.equal(b.take(1000), 0);
-  assert.equal(b.take(1000), 100, 'third command in the same instant waits 100 ms at 10/s');
+  const limit = new RateLimit(10, 2);
+  let state = 0;
+  const take = (now) => { state = limit.take(state, now); return limit.wait(state, now); };
+  assert.equal(take(1000), 0);
+  assert.equal(take(1000), 0);
+  assert.equal(take(1000), 100, 'third command in the same instant waits 100 ms at 10/s');
+  assert.equal(take(1000), 200, 'and the fourth 200 ms: waits add up');
+  assert.equal(take(1500), 0, 'refilled at 10/s: 500 ms later there is a token again');
+  const unlimited = new RateLimit(0);
+  assert.equal(unlimited.wait(unlimited.take(0, 5), 5), 0, 'rate 0 is no limit');
+  assert.equal(sweepTick([60_000, 300_000]), 1000, 'default timeouts: one sweep a second');
+  assert.equal(sweepTick([600, 300]), 30, 'short timeouts: a tenth of the shortest');
+  assert.equal(sweepTick([50, 0]), 10, 'never faster than every 10 ms; 0 (no timeout) is ignored');
+  assert.equal(sweepTick([0, 0]), 1000);
+  const seen = [];
+  new TimeoutSweep([{ checkTimeouts: (now) => seen.push(['a', now]) }, { checkTimeouts: (now) => seen.push(['b', now]) }], 1000).sweep(42);
+  assert.deepEqual(seen, [['a', 42], ['b', 42]]);
   const ban = new LoginBan({ maxFailures: 2, windowMs: 1000, banMs: 5000, maxTracked: 3 });
   assert.equal(ban.recordFailure('a', 0), false);
   assert.equal(ban.recordFailure('a', 2000), false, 'outside the window');
@@ -360,6 +375,21 @@ test('policy building blocks: token buckets and bans are bounded and exact', () 
   assert.ok(!ban.isBanned('a', 7600));
   for (const ip of ['b', 'c', 'd', 'e', 'f']) ban.recordFailure(ip, 10_000);
   assert.equal(ban.recordFailure('b', 10_100), false, 'b was forgotten: memory stays bounded');
+});
+
+test('the built-in authenticator gives all sessions of a user one frozen account', async () => {
+  const auth = new StaticAuthenticator([{ username: 'u', password: 'p', permissions: { delete: false } }], { uploadDir: '/in' });
+  const req = (username, password) => ({ username, password, remoteAddress: '127.0.0.1', secure: false });
+  const a = await auth.authenticate(req('u', 'p'));
+  assert.equal(await auth.authenticate(req('u', 'p')), a);
+  assert.ok(Object.isFrozen(a) && Object.isFrozen(a.permissions));
+  assert.equal(a.permissions.delete, false);
+  assert.equal(a.permissions.upload, true);
+  assert.equal(await auth.authenticate(req('u', 'wrong')), undefined);
+  const anon = await auth.authenticate(req('Anonymous', 'x@y'));
+  assert.equal(await auth.authenticate(req('ftp', '')), anon);
+  assert.equal(anon.permissionsFor('/in/f').upload, true);
+  assert.equal(anon.permissionsFor('/pub/f').upload, false);
 });
 
 test('a FIFO in the root is refused at once for reading and writing, without stalling the server', async () => {

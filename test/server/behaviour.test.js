@@ -198,6 +198,50 @@ test('idle and login timeouts close with 421', async () => {
   }
 });
 
+test('idle time counts from the last command or reply, and not while a transfer runs', async () => {
+  const srv = await startServer({ timeouts: { idle: 400 } });
+  try {
+    const c = await RawClient.connect(srv.port);
+    await c.login(USER, PASSWORD);
+    // Commands closer together than the idle timeout keep the session, over three times as long.
+    for (let i = 0; i < 8; i++) {
+      await new Promise((r) => setTimeout(r, 150));
+      assert.equal((await c.cmd('NOOP')).code, 200, `NOOP ${i}`);
+    }
+    await c.cmd('TYPE I');
+    const d = await c.passive();
+    assert.equal((await c.cmd('STOR slow.bin')).code, 150);
+    // An upload whose client pauses for twice the idle timeout is not idleness.
+    d.write('first half, ');
+    await new Promise((r) => setTimeout(r, 900));
+    d.end('second half');
+    assert.equal((await c.read(5000)).code, 226);
+    assert.equal(await fs.readFile(path.join(srv.root, 'slow.bin'), 'utf8'), 'first half, second half');
+    // After it, the idle clock starts from the 226.
+    const t0 = Date.now();
+    const r = await c.read(5000);
+    assert.equal(r.code, 421);
+    assert.match(r.text, /Idle timeout/);
+    assert.ok(Date.now() - t0 >= 300, `421 came ${Date.now() - t0} ms after 226`);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('timeouts of 0 mean no timeout', async () => {
+  const srv = await startServer({ timeouts: { idle: 0, login: 0 } });
+  try {
+    const c = await RawClient.connect(srv.port);
+    await new Promise((r) => setTimeout(r, 1300)); // longer than the sweep's slowest tick
+    assert.equal((await c.cmd('NOOP')).code, 200, 'not logged in, yet not timed out');
+    await c.login(USER, PASSWORD);
+    await new Promise((r) => setTimeout(r, 1300));
+    assert.equal((await c.cmd('NOOP')).code, 200);
+  } finally {
+    await srv.stop();
+  }
+});
+
 test('close() lets a running transfer finish, then says 421 to every session', async () => {
   const srv = await startServer();
   await bigFile(srv.root, 'mid.bin', 8);

@@ -71,34 +71,40 @@ function insideDir(dir: string, p: string): boolean {
 
 /** Users given in code or on the command line, plus the anonymous login when enabled. */
 export class StaticAuthenticator implements Authenticator {
-  private readonly users = new Map<string, StaticUser>();
+  private readonly users = new Map<string, { user: StaticUser; account: Account }>();
+  private readonly anonymousAccount: Account | undefined;
   private readonly hasVerifiers: boolean;
 
   /**
    * `dummyVerify` runs for unknown user names when users have slow (hashed) passwords, so a
    * refusal takes as long for a name that does not exist as for a wrong password.
    */
-  constructor(users: StaticUser[], private readonly anonymous?: AnonymousOptions,
+  constructor(users: StaticUser[], anonymous?: AnonymousOptions,
     private readonly dummyVerify?: (password: string) => Promise<unknown>) {
-    for (const u of users) this.users.set(u.username, u);
+    // One frozen account per user, shared by all its sessions (idle sessions are mostly memory).
+    for (const u of users) {
+      const permissions = Object.freeze(permissionsFrom(u.permissions, ALL_PERMISSIONS));
+      this.users.set(u.username, { user: u, account: Object.freeze({ username: u.username, root: u.root, permissions }) });
+    }
     this.hasVerifiers = users.some((u) => u.verify);
+    if (anonymous) {
+      const permissions = Object.freeze(permissionsFrom(anonymous.permissions, READ_ONLY));
+      const dropBox = anonymous.uploadDir;
+      this.anonymousAccount = Object.freeze({
+        username: 'anonymous', root: anonymous.root, permissions, anonymous: true,
+        ...(dropBox ? { permissionsFor: (p: string) => (insideDir(dropBox, p) ? DROP_BOX : permissions) } : {}),
+      });
+    }
   }
 
   async authenticate(req: LoginRequest): Promise<Account | undefined> {
-    const user = this.users.get(req.username);
-    if (user) {
+    const known = this.users.get(req.username);
+    if (known) {
+      const { user, account } = known;
       const ok = user.verify ? await user.verify(req.password) : safeEqual(req.password, user.password ?? crypto.randomUUID());
-      if (!ok) return undefined;
-      return { username: user.username, root: user.root, permissions: permissionsFrom(user.permissions, ALL_PERMISSIONS) };
+      return ok ? account : undefined;
     }
-    if (this.anonymous && ANONYMOUS_NAMES.has(req.username.toLowerCase())) {
-      const permissions = permissionsFrom(this.anonymous.permissions, READ_ONLY);
-      const dropBox = this.anonymous.uploadDir;
-      return {
-        username: 'anonymous', root: this.anonymous.root, permissions, anonymous: true,
-        ...(dropBox ? { permissionsFor: (p: string) => (insideDir(dropBox, p) ? DROP_BOX : permissions) } : {}),
-      };
-    }
+    if (this.anonymousAccount && ANONYMOUS_NAMES.has(req.username.toLowerCase())) return this.anonymousAccount;
     if (this.hasVerifiers) await this.dummyVerify?.(req.password);
     return undefined;
   }

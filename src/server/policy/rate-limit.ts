@@ -1,19 +1,26 @@
-// Token buckets that slow a session flooding commands or errors, without refusing legitimate bursts.
+// Rate limits that slow a session flooding commands or errors, without refusing legitimate bursts.
 
-export class TokenBucket {
-  private tokens: number;
-  private last: number;
+/**
+ * A token bucket kept as one number per session (GCRA): the time its `burst` tokens are all back.
+ * Rate and burst are the server's, shared; an object per bucket per session cost idle memory.
+ * A rate of 0 or less means no limit.
+ */
+export class RateLimit {
+  private readonly intervalMs: number;
+  private readonly burstMs: number;
 
-  constructor(private readonly ratePerSecond: number, private readonly burst: number, now = Date.now()) {
-    this.tokens = burst;
-    this.last = now;
+  constructor(ratePerSecond: number, burst = ratePerSecond) {
+    this.intervalMs = ratePerSecond > 0 ? 1000 / ratePerSecond : 0;
+    this.burstMs = burst * this.intervalMs;
   }
 
-  /** Take one token; returns how long to wait first (0 when a token was available). */
-  take(now = Date.now()): number {
-    this.tokens = Math.min(this.burst, this.tokens + (Math.max(0, now - this.last) / 1000) * this.ratePerSecond);
-    this.last = now;
-    this.tokens -= 1;
-    return this.tokens >= 0 ? 0 : Math.ceil((-this.tokens / this.ratePerSecond) * 1000);
+  /** The state after taking one token at `now` (start from 0). */
+  take(fullAt: number, now: number): number {
+    return this.intervalMs === 0 ? 0 : Math.max(fullAt, now) + this.intervalMs;
+  }
+
+  /** How long to wait, in the state `take` returned, before acting on the token. */
+  wait(fullAt: number, now: number): number {
+    return Math.max(0, Math.ceil(fullAt - now - this.burstMs));
   }
 }
