@@ -339,13 +339,15 @@ export class FtpClient extends EventEmitter {
         // Positioned reads need a regular file; a pipe (/dev/stdin) or device is streamed.
         if (st.isFile() && !options.ascii) return this.uploadFileLocked(source, remote, options);
         total = st.isFile() ? st.size : undefined;
-        // No start on a pipe or device: positioned reads fail there.
-        input = fs.createReadStream(source, { start: offset || undefined, highWaterMark: 1024 * 1024 });
+        input = fs.createReadStream(source, { highWaterMark: 1024 * 1024 });
       } else input = source;
+      // A path resumes from `offset` into its source, as a regular file does; a pipe or device has
+      // no positions, so its first bytes are read and dropped. A Readable is the rest already.
+      const skip = typeof source === 'string' ? offset : 0;
       const counter = this.progress(remote, 'upload', total, options);
       const command = `${options.append ? 'APPE' : 'STOR'} ${remote}`;
       try {
-        await this.transfers.run(command, options.ascii ? 'A' : 'I', options.append ? 0 : offset, options.signal, fromStream(input, { ascii: options.ascii, count: (n) => counter.add(n) }));
+        await this.transfers.run(command, options.ascii ? 'A' : 'I', options.append ? 0 : offset, options.signal, fromStream(input, { ascii: options.ascii, skip, count: (n) => counter.add(n) }));
       } finally {
         // A file opened here and never piped (the transfer failed first) is closed here.
         if (typeof source === 'string') input.destroy();

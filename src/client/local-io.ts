@@ -77,10 +77,14 @@ export function fromFile(fh: FileHandle, size: number, offset: number, count: (n
   return (data, abort) => pumpFile(reader, offset, data, abort);
 }
 
-export function fromStream(input: Readable, options: LocalOptions): Move<void> {
+/** Upload-only: drop this many bytes of the input first (resuming from a pipe, which has no positions). */
+export interface UploadOptions extends LocalOptions { skip?: number }
+
+export function fromStream(input: Readable, options: UploadOptions): Move<void> {
   return async (data, abort) => {
-    input.on('data', (c: Buffer) => options.count(c.length));
-    await pumpStream(options.ascii ? withErrors(input, new LfToCrlf()) : input, data, abort);
+    const local = options.skip ? withErrors(input, new Skip(options.skip)) : input;
+    local.on('data', (c: Buffer) => options.count(c.length));
+    await pumpStream(options.ascii ? withErrors(local, new LfToCrlf()) : local, data, abort);
   };
 }
 
@@ -107,6 +111,17 @@ class Limit extends Transform {
     this.left -= part.length;
     cb(null, part);
     if (this.left === 0) { this.push(null); this.reached(); }
+  }
+}
+
+/** Drop the first `count` bytes, pass the rest. */
+class Skip extends Transform {
+  constructor(private left: number) { super(); }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void) {
+    if (this.left >= chunk.length) { this.left -= chunk.length; cb(); return; }
+    const rest = chunk.subarray(this.left);
+    this.left = 0;
+    cb(null, rest);
   }
 }
 

@@ -160,3 +160,24 @@ test('a restart offset in ASCII mode is refused before anything is sent', async 
     await c.close();
   } finally { await srv.stop(); }
 });
+
+test('resuming an upload from a pipe skips what the server has: a pipe has no positions', async () => {
+  const srv = await startServer();
+  const { execFileSync } = await import('node:child_process');
+  const fifo = path.join(srv.root, 'pipe');
+  execFileSync('mkfifo', [fifo]);
+  try {
+    const c = await FtpClient.connect({ host: '127.0.0.1', port: srv.port, user: USER, password: PASSWORD, timeouts: { reply: 10_000, dataIdle: 10_000 } });
+    const whole = crypto.randomBytes(3 * 1024 * 1024 + 11);
+    const offset = 1024 * 1024 + 5;
+    await fs.writeFile(path.join(srv.root, 'r.bin'), whole.subarray(0, offset));
+    // The writer opens the FIFO when the upload does, and feeds it the whole source.
+    const writing = fs.writeFile(fifo, whole);
+    assert.equal(await c.upload(fifo, 'r.bin', { offset }), whole.length - offset);
+    await writing;
+    const onServer = await fs.readFile(path.join(srv.root, 'r.bin'));
+    assert.equal(onServer.length, whole.length);
+    assert.ok(onServer.equals(whole), 'the resumed file is the source byte for byte');
+    await c.close();
+  } finally { await srv.stop(); }
+});
