@@ -109,6 +109,8 @@ export class Session {
   private readonly commandBucket: TokenBucket;
   private readonly errorBucket: TokenBucket;
   private readonly onData = (chunk: Buffer) => this.receive(chunk);
+  /** The command the loop runs now, a transfer's cleanup included: server shutdown waits for it. */
+  private running: Promise<void> | undefined;
 
   constructor(readonly ctx: ServerContext, socket: net.Socket, implicitTls: boolean) {
     this.socket = socket;
@@ -256,7 +258,11 @@ export class Session {
         if (wait) await sleep(wait);
         this.lastReplyCode = 0;
         if (line.startsWith('\u0000')) this.reply(Number(line.slice(1, 4)), line.slice(5));
-        else await this.execute(line);
+        else {
+          this.running = this.execute(line);
+          await this.running;
+          this.running = undefined;
+        }
         if (this.lastReplyCode >= 500 && this.lastReplyCode !== 530) {
           const penalty = this.errorBucket.take();
           if (penalty) await sleep(penalty);
@@ -543,6 +549,8 @@ export class Session {
   }
 
   destroy() { this.socket.destroy(); }
+  /** Resolves once the running command, if any, has finished (a cut upload's file handled). */
+  settled(): Promise<void> { return this.running ?? Promise.resolve(); }
   get isClosed() { return this.closed; }
 
   /** Files this session created by uploading (the latest UPLOADS_REMEMBERED): MFMT may set their times. */
