@@ -7,6 +7,7 @@ import { jsonLogger, type Logger, type LogLevel } from '../logger.js';
 import type { StaticUser } from '../server/auth/authenticator.js';
 import { loadConfigFile, validateSettings, type ServeSettings } from './serve-config.js';
 import { checkServedFolder, checkTlsSettings, explainListenError } from './serve-checks.js';
+import { logServerEvents } from './serve-log.js';
 
 // The server, TLS and users-file modules load only when `serve` runs: `wharf get` starts faster.
 const serverModule = () => import('../server/server.js');
@@ -29,7 +30,8 @@ function prettyLogger(level: LogLevel): Logger {
   const order = { debug: 20, info: 30, warn: 40, error: 50 };
   const make = (lvl: LogLevel) => (obj: object, msg?: string) => {
     if (order[lvl] < order[level]) return;
-    const fields = Object.entries(obj).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ');
+    const fields = Object.entries(obj).filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ');
     process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${lvl.padEnd(5)} ${msg ?? ''} ${fields}\n`);
   };
   return { debug: make('debug'), info: make('info'), warn: make('warn'), error: make('error') };
@@ -157,6 +159,7 @@ export function registerServe(program: Command): void {
         await server.close();
         throw err;
       }
+      logServerEvents(server, logger);
       const hostForUrl = addr.host.includes(':') ? `[${addr.host}]` : addr.host;
       const anon = settings.anonymous || (settings.user.length === 0 && !settings.users);
       const lines = [
@@ -179,7 +182,7 @@ export function registerServe(program: Command): void {
         if (stopping) { process.stderr.write('wharf: forced exit\n'); process.exit(130); }
         stopping = true;
         logger.info({ signal }, 'shutting down: waiting for running transfers');
-        server.close().then(() => process.exit(0), () => process.exit(1));
+        server.close().then(() => { logger.info({}, 'stopped'); process.exit(0); }, () => process.exit(1));
       };
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGTERM', () => stop('SIGTERM'));

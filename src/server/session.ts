@@ -480,10 +480,10 @@ export class Session {
       if (controller.signal.aborted) this.reply(426, 'Connection closed; transfer aborted.');
       else if (err instanceof DataChannelError || err instanceof FtpReplyError) this.reply(err.code, err.message);
       else if (err instanceof StorageError) this.reply(...storageReply(err, true));
-      else {
-        this.log.debug({ session: this.id, err: (err as Error)?.message }, 'transfer failed');
-        this.reply(426, 'Connection closed; transfer aborted.');
-      }
+      else this.reply(426, 'Connection closed; transfer aborted.');
+      // The operator's record of what did not complete, and why (the reply the client got).
+      this.log.info({ session: this.id, remote: this.remoteAddress, user: this.account?.username, what: spec.what,
+        bytes: bytes || moved(socket), reply: this.lastReplyCode, err: (err as Error)?.message }, 'transfer failed');
       return false;
     } finally {
       if (socket && !socket.destroyed) {
@@ -518,10 +518,17 @@ export class Session {
   private wrapTls(raw: net.Socket, context: tls.SecureContext) {
     const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: context });
     this.socket = secure;
-    secure.on('secure', () => this.log.debug({ session: this.id, protocol: secure.getProtocol() }, 'control connection secured'));
-    // A failed handshake ends this connection only; the log line says why.
+    let established = false;
+    secure.on('secure', () => {
+      established = true;
+      this.log.debug({ session: this.id, protocol: secure.getProtocol() }, 'control connection secured');
+    });
+    // A failed handshake ends this connection only; the log line says why. Once established, an
+    // error is the network's (a client that closes without close_notify, as Python's ftplib does
+    // after QUIT): debug, as on a plain connection.
     secure.on('error', (err) => {
-      this.log.info({ session: this.id, remote: this.remoteAddress, err: err.message }, 'TLS error on control connection');
+      this.log[established ? 'debug' : 'info']({ session: this.id, remote: this.remoteAddress, err: err.message },
+        established ? 'control connection error' : 'TLS handshake failed on control connection');
       secure.destroy();
     });
     this.attach(secure);
