@@ -450,7 +450,9 @@ test('a one-port passive range serves sessions in turn: a port kept between tran
   await new Promise((r) => probeServer.listen(0, '127.0.0.1', r));
   const only = probeServer.address().port;
   await new Promise((r) => probeServer.close(r));
-  const srv = await startServer({ pasvRange: `${only}-${only}` });
+  const warnings = [];
+  const logger = { debug() {}, info() {}, error() {}, warn: (obj, msg) => warnings.push({ ...obj, msg }) };
+  const srv = await startServer({ pasvRange: `${only}-${only}`, logger });
   try {
     await fs.writeFile(path.join(srv.root, 'a.txt'), 'shared port');
     const [a, b] = [await RawClient.connect(srv.port), await RawClient.connect(srv.port)];
@@ -468,6 +470,8 @@ test('a one-port passive range serves sessions in turn: a port kept between tran
     await epsvPort(a);
     const r = await b.cmd('EPSV');
     assert.equal(r.code, 425);
+    // The operator learns the range is too small from the log, not from partners' complaints.
+    assert.deepEqual(warnings.map((w) => [w.msg, w.range]), [['passive port range full: clients get 425; widen --pasv-range', `${only}-${only}`]]);
     assert.equal((await retrVia(a, only, 'a.txt')).toString(), 'shared port');
     a.close();
     b.close();
