@@ -232,3 +232,18 @@ test('--tls-self-signed names an IP --pasv-address as an IP entry, which clients
   assert.equal(cert.checkIP('203.0.113.7'), '203.0.113.7');
   assert.equal(cert.checkHost('ftp.example.com'), 'ftp.example.com');
 });
+
+test('wharf passwd on a terminal asks twice, echoes nothing, and refuses two different passwords', async () => {
+  const PTY_DRIVE = fileURLToPath(new URL('../helpers/pty_drive.py', import.meta.url));
+  const drive = (second) => run('python3', [PTY_DRIVE, JSON.stringify([
+    { expect: 'Password for erin: ', send: 'Typed-Secret-1\r' }, { expect: 'Again: ', send: `${second}\r` },
+  ]), '--', process.execPath, BIN, 'passwd', 'erin'], { timeout: 30_000 });
+  const same = await drive('Typed-Secret-1');
+  assert.equal(same.status, 0, same.text);
+  assert.match(same.text, /"username":"erin","password":"scrypt\$/);
+  assert.ok(!same.text.includes('Typed-Secret'), 'no echo');
+  const typo = await drive('Typed-Secret-2');
+  assert.equal(typo.status, 1);
+  assert.match(typo.text, /the passwords differ/);
+  assert.doesNotMatch(typo.text, /scrypt/);
+});
