@@ -239,6 +239,14 @@ export class FtpServer extends EventEmitter {
     socket.setTimeout(2000, () => socket.destroy());
   }
 
+  /** When a session limit last refused a connection: said at most every 10 s, so a flood costs no log volume. */
+  private limitLogged = 0;
+  private limitReached(ip: string, limit: string, value: number) {
+    if (Date.now() - this.limitLogged < 10_000) return;
+    this.limitLogged = Date.now();
+    this.logger.warn({ remote: ip, limit, value }, 'session limit reached: connections refused');
+  }
+
   private accept(socket: net.Socket, implicit: boolean) {
     if (this.closing) { socket.destroy(); return; }
     const ip = normalizeIp(socket.remoteAddress ?? '');
@@ -251,13 +259,18 @@ export class FtpServer extends EventEmitter {
     const perAddress = this.options.maxSessionsPerAddress ?? 50;
     if (perAddress > 0 && peers && peers.size >= perAddress) {
       const idle = [...peers].find((s) => !s.account);
-      if (!idle) { if (implicit) socket.destroy(); else this.refuse(socket, 'Too many connections from your address.'); return; }
+      if (!idle) {
+        this.limitReached(ip, 'max-sessions-per-address', perAddress);
+        if (implicit) socket.destroy(); else this.refuse(socket, 'Too many connections from your address.');
+        return;
+      }
       // Out of the count at once: its socket may take a moment to close.
       peers.delete(idle);
       this.sessions.delete(idle);
       idle.evict('Too many connections from your address.');
     }
     if (this.sessions.size >= (this.options.maxSessions ?? 2000)) {
+      this.limitReached(ip, 'max-sessions', this.options.maxSessions ?? 2000);
       if (implicit) socket.destroy(); else this.refuse(socket, 'Too many users, try again later.');
       return;
     }

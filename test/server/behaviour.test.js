@@ -242,6 +242,25 @@ test('close() that cuts an upload leaves no temporary file (atomic) and no parti
   }
 });
 
+test('a session limit that refuses connections is logged once, not once per refusal', async () => {
+  const warnings = [];
+  const logger = { debug() {}, info() {}, error() {}, warn: (obj, msg) => warnings.push({ ...obj, msg }) };
+  const srv = await startServer({ maxSessions: 2, logger });
+  const clients = [];
+  try {
+    for (let i = 0; i < 2; i++) { const c = await RawClient.connect(srv.port); await c.login(USER, PASSWORD); clients.push(c); }
+    for (let i = 0; i < 5; i++) {
+      const c = await RawClient.connect(srv.port);
+      clients.push(c);
+      assert.equal(c.greeting.code, 421);
+    }
+    assert.deepEqual(warnings.map((w) => [w.msg, w.limit, w.value, w.remote]), [['session limit reached: connections refused', 'max-sessions', 2, '127.0.0.1']]);
+  } finally {
+    for (const c of clients) c.close();
+    await srv.stop();
+  }
+});
+
 test('a listen() that fails leaves no port bound', async () => {
   const free = () => new Promise((resolve) => { const s = net.createServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); }); });
   const busy = net.createServer();
