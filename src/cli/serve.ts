@@ -159,7 +159,7 @@ export function registerServe(program: Command): void {
         await server.close();
         throw err;
       }
-      logServerEvents(server, logger);
+      logServerEvents(server, logger, settings.logLevel);
       const hostForUrl = addr.host.includes(':') ? `[${addr.host}]` : addr.host;
       const anon = settings.anonymous || (settings.user.length === 0 && !settings.users);
       const lines = [

@@ -523,12 +523,11 @@ export class Session {
       established = true;
       this.log.debug({ session: this.id, protocol: secure.getProtocol() }, 'control connection secured');
     });
-    // A failed handshake ends this connection only; the log line says why. Once established, an
-    // error is the network's (a client that closes without close_notify, as Python's ftplib does
-    // after QUIT): debug, as on a plain connection.
+    // A failed handshake ends this connection only; the log line says why. Later errors are the
+    // network's (a client that closes without close_notify, as Python's ftplib does after QUIT):
+    // attach() logs them at debug, as on a plain connection.
     secure.on('error', (err) => {
-      this.log[established ? 'debug' : 'info']({ session: this.id, remote: this.remoteAddress, err: err.message },
-        established ? 'control connection error' : 'TLS handshake failed on control connection');
+      if (!established) this.log.info({ session: this.id, remote: this.remoteAddress, err: err.message }, 'TLS handshake failed on control connection');
       secure.destroy();
     });
     this.attach(secure);
