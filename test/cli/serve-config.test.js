@@ -6,11 +6,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { validateSettings, loadConfigFile } from '../../dist/cli/serve-config.js';
 import { run } from '../helpers/run.js';
-
-const BIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+import { BIN } from '../helpers/serve-cli.js';
 
 /** `wharf serve ARGS`, which must refuse to start: its status and stderr (a start that hangs is killed and fails). */
 async function refused(args, { cwd, uid } = {}) {

@@ -2,37 +2,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { run } from '../helpers/run.js';
+import { serve, exited } from '../helpers/serve-cli.js';
 
-const BIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const PASSWORD = 'Log-Secret-42';
 
-function serve(args) {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--log-format', 'json', ...args]);
-    let out = '', err = '';
-    const timer = setTimeout(() => { p.kill('SIGKILL'); reject(new Error(`no address printed: ${out} ${err}`)); }, 15_000);
-    p.stderr.on('data', (d) => (err += d));
-    p.stdout.on('data', (d) => {
-      out += d;
-      const m = /ftp:\/\/127\.0\.0\.1:(\d+)\//.exec(out);
-      if (m) { clearTimeout(timer); resolve({ proc: p, port: Number(m[1]), out: () => out, log: () => err }); }
-    });
-    p.on('exit', (code) => { clearTimeout(timer); reject(new Error(`exited ${code}: ${err}`)); });
-  });
-}
-
+/** SIGTERM, then the JSON log lines it wrote. */
 async function stop(s) {
-  const exited = new Promise((resolve) => s.proc.once('exit', resolve));
   s.proc.kill('SIGTERM');
-  await exited;
-  return s.log().trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(await exited(s.proc), 0);
+  return s.err().trim().split('\n').map((l) => JSON.parse(l));
 }
 
 const FTPLIB = `
@@ -51,7 +34,7 @@ f.quit()
 
 test('transfers, changes and failed transfers are logged at info, with who and how much', async () => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'wharf-log-'));
-  const s = await serve(['--root', dir, '--user', `ops:${PASSWORD}`, '--tls-self-signed', '--require-tls-reuse']);
+  const s = await serve(['--log-format', 'json', '--root', dir, '--user', `ops:${PASSWORD}`, '--tls-self-signed', '--require-tls-reuse']);
   try {
     const data = crypto.randomBytes(100_000);
     await fs.writeFile(path.join(dir, '..', path.basename(dir) + '.src'), data);
@@ -88,7 +71,7 @@ test('transfers, changes and failed transfers are logged at info, with who and h
 
 test('a TLS handshake that fails is logged at info with the address', async () => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'wharf-log-'));
-  const s = await serve(['--root', dir, '--tls-self-signed']);
+  const s = await serve(['--log-format', 'json', '--root', dir, '--tls-self-signed']);
   try {
     const c = net.connect(s.port, '127.0.0.1');
     c.on('error', () => {});
