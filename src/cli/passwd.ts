@@ -40,6 +40,8 @@ export function registerPasswd(program: Command): void {
     .action(async (username: string, opts: { home?: string }) => {
       const password = await readPassword(`Password for ${username}: `);
       if (!password) throw new Error('empty password');
+      // Typed blind, so typed twice (as passwd and htpasswd do); piped input is taken as it comes.
+      if (process.stdin.isTTY && (await readPassword('Again: ')) !== password) throw new Error('the passwords differ; nothing printed');
       const entry = { username, password: await hashPassword(password), ...(opts.home ? { home: opts.home } : {}) };
       process.stdout.write(JSON.stringify(entry) + '\n');
     });

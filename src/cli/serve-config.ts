@@ -1,5 +1,6 @@
 // `wharf serve` settings: one typed shape for flags and config file, checked at the edge.
 import fsp from 'node:fs/promises';
+import path from 'node:path';
 
 export interface ServeSettings {
   host: string;
@@ -40,6 +41,15 @@ const SCHEMA: Record<keyof ServeSettings, Kind> = {
 };
 
 const camel = (k: string) => k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/** Lowest value of each number; 0 where it means "any free port" or "off", 1 where 0 would lock everyone out. */
+const MINIMUM: Partial<Record<keyof ServeSettings, number>> = { idleTimeout: 1, maxSessions: 1 };
+const CHOICES: Partial<Record<keyof ServeSettings, string[]>> = {
+  logLevel: ['debug', 'info', 'warn', 'error'], logFormat: ['json', 'pretty'], partialUploads: ['keep', 'delete'],
+};
+/** Settings that name files: in a config file, relative to that file's folder (as homes in a users file are). */
+const PATHS: (keyof ServeSettings)[] = ['root', 'users', 'tlsCert', 'tlsKey', 'anonymousRoot'];
 
 /** Check a config object against the schema; names may be camelCase or kebab-case like the flags. */
 export function validateSettings(raw: unknown, source: string): Partial<ServeSettings> {
@@ -49,25 +59,37 @@ export function validateSettings(raw: unknown, source: string): Partial<ServeSet
   for (const [key, value] of Object.entries(raw)) {
     const name = camel(key) as keyof ServeSettings;
     const kind = SCHEMA[name];
-    if (!kind) throw new Error(`${source}: unknown setting '${key}'`);
+    // Messages name the setting as the operator wrote it: the flag on the command line, the key in a file.
+    const shown = source === 'command line' ? `--${kebab(name)}` : `'${key}'`;
+    if (!kind) throw new Error(`${source}: unknown setting ${shown}`);
+    const min = MINIMUM[name] ?? 0;
+    const max = name === 'port' || name === 'implicitTlsPort' ? 65535 : Infinity;
     const ok = kind === 'string[]' ? Array.isArray(value) && value.every((v) => typeof v === 'string')
-      : kind === 'number' ? typeof value === 'number' && Number.isInteger(value) && value >= 0
+      : kind === 'number' ? typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max
       : typeof value === kind;
-    if (!ok) throw new Error(`${source}: '${key}' must be ${kind === 'string[]' ? 'a list of strings' : `a ${kind}`}`);
+    if (!ok) {
+      const want = kind === 'string[]' ? 'a list of strings'
+        : kind === 'number' ? `a whole number from ${min}${max === Infinity ? ' up' : ` to ${max}`}`
+        : name === 'pasvRange' ? 'a string like 50000-50100' : `a ${kind}`;
+      throw new Error(`${source}: ${shown} must be ${want}`);
+    }
+    const choices = CHOICES[name];
+    if (choices && !choices.includes(value as string)) throw new Error(`${source}: ${shown} must be ${choices.join(', ')}`);
     out[name] = value;
   }
-  if (out.logLevel !== undefined && !['debug', 'info', 'warn', 'error'].includes(out.logLevel as string)) {
-    throw new Error(`${source}: logLevel must be debug, info, warn or error`);
-  }
-  if (out.partialUploads !== undefined && !['keep', 'delete'].includes(out.partialUploads as string)) {
-    throw new Error(`${source}: partialUploads must be keep or delete`);
-  }
-  if (out.port !== undefined && (out.port as number) > 65535) throw new Error(`${source}: port out of range`);
   return out as Partial<ServeSettings>;
 }
 
 export async function loadConfigFile(file: string): Promise<Partial<ServeSettings>> {
-  const text = await fsp.readFile(file, 'utf8');
-  const doc = file.endsWith('.json') ? JSON.parse(text) : (await import('yaml')).default.parse(text);
-  return validateSettings(doc, file);
+  const text = await fsp.readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    throw new Error(`config file ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.code === 'EACCES' ? 'permission denied' : err.message}`);
+  });
+  // Loaded here, not at the top: `wharf get` never reads a config file and starts faster without the YAML parser.
+  const { parseSettingsDocument } = await import('../settings-document.js');
+  const settings = validateSettings(parseSettingsDocument(text, file), file);
+  const base = path.dirname(path.resolve(file));
+  for (const key of PATHS) {
+    if (typeof settings[key] === 'string') (settings as Record<string, unknown>)[key] = path.resolve(base, settings[key] as string);
+  }
+  return settings;
 }

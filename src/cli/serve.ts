@@ -6,6 +6,8 @@ import type { FtpServer, FtpServerOptions } from '../server/server.js';
 import { jsonLogger, type Logger, type LogLevel } from '../logger.js';
 import type { StaticUser } from '../server/auth/authenticator.js';
 import { loadConfigFile, validateSettings, type ServeSettings } from './serve-config.js';
+import { checkServedFolder, checkTlsSettings, explainListenError } from './serve-checks.js';
+import { logServerEvents } from './serve-log.js';
 
 // The server, TLS and users-file modules load only when `serve` runs: `wharf get` starts faster.
 const serverModule = () => import('../server/server.js');
@@ -28,7 +30,8 @@ function prettyLogger(level: LogLevel): Logger {
   const order = { debug: 20, info: 30, warn: 40, error: 50 };
   const make = (lvl: LogLevel) => (obj: object, msg?: string) => {
     if (order[lvl] < order[level]) return;
-    const fields = Object.entries(obj).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ');
+    const fields = Object.entries(obj).filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ');
     process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${lvl.padEnd(5)} ${msg ?? ''} ${fields}\n`);
   };
   return { debug: make('debug'), info: make('info'), warn: make('warn'), error: make('error') };
@@ -43,10 +46,17 @@ function parseUserFlag(value: string, root: string): StaticUser {
 export async function buildServer(settings: ServeSettings, logger: Logger): Promise<{ server: FtpServer; notes: string[] }> {
   const root = path.resolve(settings.root);
   if (!fs.statSync(root, { throwIfNoEntry: false })?.isDirectory()) throw new Error(`root folder not found: ${root}`);
+  if (settings.anonymousRoot && !fs.statSync(settings.anonymousRoot, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new Error(`anonymous root folder not found: ${path.resolve(settings.anonymousRoot)}`);
+  }
+  checkTlsSettings(settings);
   const notes: string[] = [];
   const users = settings.user.map((u) => parseUserFlag(u, root));
   // No accounts at all: serve the folder anonymously, read-only (the zero-config quick start).
   const anonymousOn = settings.anonymous || (users.length === 0 && !settings.users);
+  if (!anonymousOn && (settings.anonymousRoot || settings.anonymousUploadDir)) {
+    throw new Error(`--${settings.anonymousRoot ? 'anonymous-root' : 'anonymous-upload-dir'} needs --anonymous`);
+  }
   const anonymous = anonymousOn ? {
     root: settings.anonymousRoot ? path.resolve(settings.anonymousRoot) : root,
     uploadDir: settings.anonymousUploadDir,
@@ -81,9 +91,10 @@ export async function buildServer(settings: ServeSettings, logger: Logger): Prom
     const flagUsers = new StaticAuthenticator(users);
     options.authenticator = { authenticate: async (r) => (await flagUsers.authenticate(r)) ?? auth.authenticate(r) };
   }
-  if (settings.tlsCert || settings.tlsKey) {
-    if (!settings.tlsCert || !settings.tlsKey) throw new Error('--tls-cert and --tls-key go together');
-    options.tls = await (await certificates()).loadTlsFiles(settings.tlsCert, settings.tlsKey);
+  if (settings.tlsCert && settings.tlsKey) {
+    const { leaf, ...tls } = await (await certificates()).loadTlsFiles(settings.tlsCert, settings.tlsKey);
+    options.tls = tls;
+    logCertificate(logger, leaf);
   } else if (settings.tlsSelfSigned) {
     const cert = await (await certificates()).selfSignedCertificate(settings.pasvAddress ? [settings.pasvAddress] : []);
     options.tls = cert;
@@ -91,6 +102,14 @@ export async function buildServer(settings: ServeSettings, logger: Logger): Prom
   }
   const { FtpServer } = await serverModule();
   return { server: new FtpServer(options), notes };
+}
+
+/** Subject and expiry at start and on each reload: an expired certificate fails every client, and says so only there. */
+function logCertificate(logger: Logger, leaf: import('node:crypto').X509Certificate) {
+  const expires = new Date(leaf.validTo);
+  const fields = { subject: leaf.subject.replace(/\n/g, ', '), expires: expires.toISOString() };
+  if (expires.getTime() < Date.now()) logger.error(fields, 'TLS certificate has expired: clients will refuse it');
+  else logger.info(fields, 'TLS certificate loaded');
 }
 
 export function registerServe(program: Command): void {
@@ -104,6 +123,7 @@ export function registerServe(program: Command): void {
     .option('--user <name:password>', 'add a user with full access to the root (development; repeatable)', (v, acc: string[]) => [...acc, v], [] as string[])
     .option('--users <file>', 'users file with scrypt hashes (see wharf passwd); reloaded on change')
     .option('--anonymous', 'allow anonymous login (anonymous/ftp, any password), read-only')
+    .option('--anonymous-root <dir>', 'folder anonymous users see as / (default: --root)')
     .option('--pasv-range <min-max>', 'passive port range, e.g. 50000-50100')
     .option('--pasv-address <addr>', 'public IPv4 address or host name to advertise in PASV replies (behind NAT)')
     .option('--tls-cert <file>', 'PEM certificate (chain allowed) for FTPS')
@@ -112,12 +132,12 @@ export function registerServe(program: Command): void {
     .option('--implicit-tls-port <n>', 'also listen for implicit FTPS on this port (990 by convention)', (v) => Number(v))
     .option('--require-tls', 'refuse logins and data transfers without TLS')
     .option('--require-tls-reuse', 'data connections must resume the control TLS session')
-    .option('--idle-timeout <seconds>', 'close idle control connections after this long', (v) => Number(v))
+    .option('--idle-timeout <seconds>', 'close idle control connections after this long (default 300)', (v) => Number(v))
     .option('--anonymous-upload-dir <path>', 'folder (as clients see it, e.g. /incoming) where anonymous users may only upload new files')
     .option('--atomic-uploads', 'write uploads to a temporary name and rename them into place when complete')
     .addOption(new Option('--partial-uploads <what>', 'what an interrupted upload leaves (default keep, so REST can resume)').choices(['keep', 'delete']))
     .option('--max-sessions <n>', 'sessions at once (default 2000)', (v) => Number(v))
-    .option('--max-sessions-per-address <n>', 'sessions from one address (default 50)', (v) => Number(v))
+    .option('--max-sessions-per-address <n>', 'sessions from one address (default 50, 0 = no limit)', (v) => Number(v))
     .option('--ban-after <n>', 'ban an address for 15 minutes after n failed logins in 10 minutes (default 10, 0 = never)', (v) => Number(v))
     .option('--run-as <user[:group]>', 'drop root privileges to this user after binding the ports')
     .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']))
@@ -131,7 +151,15 @@ export function registerServe(program: Command): void {
       const format = settings.logFormat ?? (process.stderr.isTTY ? 'pretty' : 'json');
       const logger = format === 'pretty' ? prettyLogger(settings.logLevel) : jsonLogger(process.stderr, settings.logLevel);
       const { server, notes } = await buildServer(settings, logger);
-      const addr = await server.listen();
+      const addr = await server.listen().catch((err: unknown) => { throw explainListenError(err, settings); });
+      try {
+        checkServedFolder(path.resolve(settings.root), 'root folder');
+        if (settings.anonymousRoot) checkServedFolder(path.resolve(settings.anonymousRoot), 'anonymous root folder');
+      } catch (err) {
+        await server.close();
+        throw err;
+      }
+      logServerEvents(server, logger, settings.logLevel);
       const hostForUrl = addr.host.includes(':') ? `[${addr.host}]` : addr.host;
       const anon = settings.anonymous || (settings.user.length === 0 && !settings.users);
       const lines = [
@@ -140,7 +168,9 @@ export function registerServe(program: Command): void {
         ...(addr.implicitTlsPort ? [`  ftps://${hostForUrl}:${addr.implicitTlsPort}/  (implicit TLS)`] : []),
         ...(server.options.tls ? [`  explicit TLS: AUTH TLS on the control port${settings.requireTls ? ' (required)' : ''}`] : []),
         ...notes.map((n) => `  ${n}`),
-        `  try: curl ${anon ? '' : '--user NAME:PASSWORD '}ftp://${hostForUrl}:${addr.port}/   or   lftp -p ${addr.port} ${anon ? '' : '-u NAME '}${addr.host}`,
+        // A suggestion that works as printed: TLS first when it is required, the certificate taken on trust when self-signed.
+        `  try: curl ${settings.requireTls ? `--ssl-reqd ${settings.tlsSelfSigned ? '-k ' : ''}` : ''}${anon ? '' : '--user NAME:PASSWORD '}ftp://${hostForUrl}:${addr.port}/` +
+          `   or   lftp ${settings.requireTls ? `-e 'set ftp:ssl-force true${settings.tlsSelfSigned ? '; set ssl:verify-certificate false' : ''}' ` : ''}-p ${addr.port} ${anon ? '' : '-u NAME '}${addr.host}`,
         '  Ctrl-C to stop',
       ];
       process.stdout.write(lines.join('\n') + '\n');
@@ -152,14 +182,17 @@ export function registerServe(program: Command): void {
         if (stopping) { process.stderr.write('wharf: forced exit\n'); process.exit(130); }
         stopping = true;
         logger.info({ signal }, 'shutting down: waiting for running transfers');
-        server.close().then(() => process.exit(0), () => process.exit(1));
+        server.close().then(() => { logger.info({}, 'stopped'); process.exit(0); }, () => process.exit(1));
       };
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGHUP', () => {
         if (!settings.tlsCert || !settings.tlsKey) return;
-        certificates().then((c) => c.loadTlsFiles(settings.tlsCert!, settings.tlsKey!)).then((t) => server.reloadTls(t),
-          (err: Error) => logger.error({ err: err.message }, 'TLS certificate not reloaded'));
+        // One catch for reading, checking and installing: a bad file keeps the running certificate.
+        certificates().then((c) => c.loadTlsFiles(settings.tlsCert!, settings.tlsKey!)).then(({ leaf, ...tls }) => {
+          server.reloadTls(tls);
+          logCertificate(logger, leaf);
+        }).catch((err: Error) => logger.error({ err: err.message }, 'TLS certificate not reloaded; keeping the previous one'));
       });
     });
 }

@@ -245,6 +245,14 @@ export class FtpServer extends EventEmitter {
     socket.setTimeout(2000, () => socket.destroy());
   }
 
+  /** When a session limit last refused a connection: said at most every 10 s, so a flood costs no log volume. */
+  private limitLogged = 0;
+  private limitReached(ip: string, limit: string, value: number) {
+    if (Date.now() - this.limitLogged < 10_000) return;
+    this.limitLogged = Date.now();
+    this.logger.warn({ remote: ip, limit, value }, 'session limit reached: connections refused');
+  }
+
   private accept(socket: net.Socket, implicit: boolean) {
     if (this.closing) { socket.destroy(); return; }
     const ip = normalizeIp(socket.remoteAddress ?? '');
@@ -257,13 +265,18 @@ export class FtpServer extends EventEmitter {
     const perAddress = this.options.maxSessionsPerAddress ?? 50;
     if (perAddress > 0 && peers && peers.size >= perAddress) {
       const idle = [...peers].find((s) => !s.account);
-      if (!idle) { if (implicit) socket.destroy(); else this.refuse(socket, 'Too many connections from your address.'); return; }
+      if (!idle) {
+        this.limitReached(ip, 'max-sessions-per-address', perAddress);
+        if (implicit) socket.destroy(); else this.refuse(socket, 'Too many connections from your address.');
+        return;
+      }
       // Out of the count at once: its socket may take a moment to close.
       peers.delete(idle);
       this.sessions.delete(idle);
       idle.evict('Too many connections from your address.');
     }
     if (this.sessions.size >= (this.options.maxSessions ?? 2000)) {
+      this.limitReached(ip, 'max-sessions', this.options.maxSessions ?? 2000);
       if (implicit) socket.destroy(); else this.refuse(socket, 'Too many users, try again later.');
       return;
     }
@@ -278,19 +291,27 @@ export class FtpServer extends EventEmitter {
     const host = this.options.host ?? '127.0.0.1';
     if (this.options.pasvAddress) await this.resolvePasvAddress(this.options.pasvAddress);
     this.plainServer = net.createServer({ noDelay: true }, (s) => this.accept(s, false));
-    await listenOn(this.plainServer, host, this.options.port ?? 2121);
     let implicitTlsPort: number | undefined;
-    if (this.options.implicitTlsPort !== undefined) {
-      // A plain listener whose sockets the session wraps in TLS itself: the same SecureContext (and
-      // so the same session-ticket keys) then serves control and data connections, which is what
-      // lets data connections resume the control connection's TLS session.
-      this.tlsServer = net.createServer({ noDelay: true }, (s) => this.accept(s, true));
-      await listenOn(this.tlsServer, host, this.options.implicitTlsPort);
-      implicitTlsPort = (this.tlsServer.address() as net.AddressInfo).port;
+    try {
+      await listenOn(this.plainServer, host, this.options.port ?? 2121);
+      if (this.options.implicitTlsPort !== undefined) {
+        // A plain listener whose sockets the session wraps in TLS itself: the same SecureContext (and
+        // so the same session-ticket keys) then serves control and data connections, which is what
+        // lets data connections resume the control connection's TLS session.
+        this.tlsServer = net.createServer({ noDelay: true }, (s) => this.accept(s, true));
+        await listenOn(this.tlsServer, host, this.options.implicitTlsPort);
+        implicitTlsPort = (this.tlsServer.address() as net.AddressInfo).port;
+      }
+      this.dropPrivileges();
+    } catch (err) {
+      // Nothing stays bound when listen() fails: not the control port beside a failed implicit
+      // port, and above all not a port served as root when the privilege drop failed.
+      this.plainServer.close();
+      this.tlsServer?.close();
+      throw err;
     }
     const port = (this.plainServer.address() as net.AddressInfo).port;
     this.sweep.start();
-    this.dropPrivileges();
     this.logger.info({ host, port, implicitTlsPort }, 'listening');
     return { host, port, implicitTlsPort };
   }
@@ -342,7 +363,12 @@ export class FtpServer extends EventEmitter {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([all, new Promise<void>((r) => { timer = setTimeout(r, grace); })]);
     clearTimeout(timer);
-    for (const s of this.sessions) s.destroy();
+    const cut = [...this.sessions];
+    for (const s of cut) s.destroy();
+    // A transfer cut here cleans up after itself (an atomic upload's temporary file, a partial one
+    // with partialUploads 'delete'): let it, briefly, or a process that exits now leaves them.
+    await Promise.race([Promise.all(cut.map((s) => s.settled())), new Promise<void>((r) => { timer = setTimeout(r, 2000); })]);
+    clearTimeout(timer);
     await stopped;
   }
 }

@@ -115,6 +115,8 @@ export class Session {
   /** Rate-limit states (see RateLimit): when the command and error buckets are full again. */
   private commandsFullAt = 0;
   private errorsFullAt = 0;
+  /** The command the loop runs now, a transfer's cleanup included: server shutdown waits for it. */
+  private running: Promise<void> | undefined;
 
   constructor(readonly ctx: ServerContext, socket: net.Socket, implicitTls: boolean) {
     this.socket = socket;
@@ -283,7 +285,11 @@ export class Session {
         if (wait) await sleep(wait);
         this.lastReplyCode = 0;
         if (line.startsWith('\u0000')) this.reply(Number(line.slice(1, 4)), line.slice(5));
-        else await this.execute(line);
+        else {
+          this.running = this.execute(line);
+          await this.running;
+          this.running = undefined;
+        }
         if (this.lastReplyCode >= 500 && this.lastReplyCode !== 530) {
           now = Date.now();
           this.errorsFullAt = limits.errors.take(this.errorsFullAt, now);
@@ -503,10 +509,10 @@ export class Session {
       if (controller.signal.aborted) this.reply(426, 'Connection closed; transfer aborted.');
       else if (err instanceof DataChannelError || err instanceof FtpReplyError) this.reply(err.code, err.message);
       else if (err instanceof StorageError) this.reply(...storageReply(err, true));
-      else {
-        this.log.debug({ session: this.id, err: (err as Error)?.message }, 'transfer failed');
-        this.reply(426, 'Connection closed; transfer aborted.');
-      }
+      else this.reply(426, 'Connection closed; transfer aborted.');
+      // The operator's record of what did not complete, and why (the reply the client got).
+      this.log.info({ session: this.id, remote: this.remoteAddress, user: this.account?.username, what: spec.what,
+        bytes: bytes || moved(socket), reply: this.lastReplyCode, err: (err as Error)?.message }, 'transfer failed');
       return false;
     } finally {
       if (socket && !socket.destroyed) {
@@ -539,10 +545,16 @@ export class Session {
   private wrapTls(raw: net.Socket, context: tls.SecureContext) {
     const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: context });
     this.socket = secure;
-    secure.on('secure', () => this.log.debug({ session: this.id, protocol: secure.getProtocol() }, 'control connection secured'));
-    // A failed handshake ends this connection only; the log line says why.
+    let established = false;
+    secure.on('secure', () => {
+      established = true;
+      this.log.debug({ session: this.id, protocol: secure.getProtocol() }, 'control connection secured');
+    });
+    // A failed handshake ends this connection only; the log line says why. Later errors are the
+    // network's (a client that closes without close_notify, as Python's ftplib does after QUIT):
+    // attach() logs them at debug, as on a plain connection.
     secure.on('error', (err) => {
-      this.log.info({ session: this.id, remote: this.remoteAddress, err: err.message }, 'TLS error on control connection');
+      if (!established) this.log.info({ session: this.id, remote: this.remoteAddress, err: err.message }, 'TLS handshake failed on control connection');
       secure.destroy();
     });
     this.attach(secure);
@@ -569,6 +581,8 @@ export class Session {
   }
 
   destroy() { this.socket.destroy(); }
+  /** Resolves once the running command, if any, has finished (a cut upload's file handled). */
+  settled(): Promise<void> { return this.running ?? Promise.resolve(); }
   get isClosed() { return this.closed; }
 
   /** Files this session created by uploading (the latest UPLOADS_REMEMBERED): MFMT may set their times. */

@@ -1,37 +1,12 @@
 // `wharf serve` and `wharf passwd` as a user runs them: defaults, flags, config and users files, Ctrl-C.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from '../helpers/run.js';
-
-const BIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
-
-/** Start `wharf serve ARGS` in `cwd`; resolves once it printed its ftp:// address. */
-function serve(args, cwd) {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...args], { cwd });
-    let out = '', err = '';
-    const timer = setTimeout(() => { p.kill('SIGKILL'); reject(new Error(`no address printed: ${out} ${err}`)); }, 15_000);
-    p.stderr.on('data', (d) => (err += d));
-    p.stdout.on('data', (d) => {
-      out += d;
-      const m = /ftp:\/\/127\.0\.0\.1:(\d+)\//.exec(out);
-      if (m) { clearTimeout(timer); resolve({ proc: p, port: Number(m[1]), out: () => out, err: () => err }); }
-    });
-    p.on('exit', (code) => { clearTimeout(timer); reject(new Error(`exited ${code}: ${err}`)); });
-  });
-}
-
-function exited(proc) {
-  return new Promise((resolve) => {
-    const t = setTimeout(() => { proc.kill('SIGKILL'); resolve('killed'); }, 15_000);
-    proc.once('exit', (code, signal) => { clearTimeout(t); resolve(code ?? signal); });
-  });
-}
+import { BIN, serve, exited } from '../helpers/serve-cli.js';
 
 async function tempDir() {
   return fs.mkdtemp(path.join(os.tmpdir(), 'wharf-cli-'));
@@ -170,4 +145,80 @@ test('--run-as drops root privileges after binding the port', async (t) => {
     assert.equal(await exited(s.proc), 0);
     await fs.rm(dir, { recursive: true, force: true });
   }
+});
+
+/** The certificate a server presents after AUTH TLS. */
+async function presentedCertificate(port) {
+  const { default: net } = await import('node:net');
+  const { default: tls } = await import('node:tls');
+  const socket = net.connect(port, '127.0.0.1');
+  let got = '';
+  let asked = false;
+  await new Promise((resolve, reject) => {
+    socket.on('error', reject);
+    socket.on('data', (d) => {
+      got += d;
+      if (/^220 /m.test(got) && !asked) { asked = true; socket.write('AUTH TLS\r\n'); }
+      if (/^234 /m.test(got)) { socket.removeAllListeners('data'); resolve(); }
+    });
+  });
+  const secure = tls.connect({ socket, rejectUnauthorized: false });
+  await new Promise((resolve, reject) => { secure.once('secureConnect', resolve); secure.once('error', reject); });
+  const cert = secure.getPeerCertificate();
+  secure.destroy();
+  return cert.serialNumber;
+}
+
+test('SIGHUP reloads the certificate; a broken file keeps the running one and names the file', async () => {
+  const dir = await tempDir();
+  const make = (name) => run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.pem`, '-days', '2', '-subj', '/CN=localhost'], { cwd: dir });
+  await make('old');
+  await make('new');
+  await fs.copyFile(path.join(dir, 'old.pem'), path.join(dir, 'live.pem'));
+  await fs.copyFile(path.join(dir, 'old.key'), path.join(dir, 'live.key'));
+  const s = await serve(['--root', dir, '--tls-cert', 'live.pem', '--tls-key', 'live.key', '--log-format', 'json'], dir);
+  const until = async (cond) => { for (let i = 0; i < 50 && !(await cond()); i++) await new Promise((r) => setTimeout(r, 100)); };
+  try {
+    const serial = async (name) => new (await import('node:crypto')).X509Certificate(await fs.readFile(path.join(dir, `${name}.pem`))).serialNumber;
+    assert.equal(await presentedCertificate(s.port), await serial('old'));
+    await fs.copyFile(path.join(dir, 'new.pem'), path.join(dir, 'live.pem'));
+    await fs.copyFile(path.join(dir, 'new.key'), path.join(dir, 'live.key'));
+    s.proc.kill('SIGHUP');
+    await until(async () => (await presentedCertificate(s.port)) === await serial('new'));
+    assert.equal(await presentedCertificate(s.port), await serial('new'), 'renewed certificate served');
+    await fs.writeFile(path.join(dir, 'live.key'), 'not a key\n');
+    s.proc.kill('SIGHUP');
+    await until(() => s.err().includes('not reloaded'));
+    const line = s.err().split('\n').find((l) => l.includes('not reloaded'));
+    assert.match(line, /tls-key live\.key: not a PEM private key/);
+    assert.doesNotMatch(s.err(), /\\n\s+at /, 'no stack trace');
+    assert.equal(await presentedCertificate(s.port), await serial('new'), 'still serving the last good certificate');
+  } finally {
+    s.proc.kill('SIGTERM');
+    assert.equal(await exited(s.proc), 0);
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('--tls-self-signed names an IP --pasv-address as an IP entry, which clients check', async () => {
+  const { selfSignedCertificate } = await import('../../dist/server/certificates.js');
+  const { X509Certificate } = await import('node:crypto');
+  const cert = new X509Certificate((await selfSignedCertificate(['203.0.113.7', 'ftp.example.com'])).cert);
+  assert.equal(cert.checkIP('203.0.113.7'), '203.0.113.7');
+  assert.equal(cert.checkHost('ftp.example.com'), 'ftp.example.com');
+});
+
+test('wharf passwd on a terminal asks twice, echoes nothing, and refuses two different passwords', async () => {
+  const PTY_DRIVE = fileURLToPath(new URL('../helpers/pty_drive.py', import.meta.url));
+  const drive = (second) => run('python3', [PTY_DRIVE, JSON.stringify([
+    { expect: 'Password for erin: ', send: 'Typed-Secret-1\r' }, { expect: 'Again: ', send: `${second}\r` },
+  ]), '--', process.execPath, BIN, 'passwd', 'erin'], { timeout: 30_000 });
+  const same = await drive('Typed-Secret-1');
+  assert.equal(same.status, 0, same.text);
+  assert.match(same.text, /"username":"erin","password":"scrypt\$/);
+  assert.ok(!same.text.includes('Typed-Secret'), 'no echo');
+  const typo = await drive('Typed-Secret-2');
+  assert.equal(typo.status, 1);
+  assert.match(typo.text, /the passwords differ/);
+  assert.doesNotMatch(typo.text, /scrypt/);
 });

@@ -265,6 +265,67 @@ test('close() lets a running transfer finish, then says 421 to every session', a
   await fs.rm(srv.root, { recursive: true, force: true });
 });
 
+test('close() that cuts an upload leaves no temporary file (atomic) and no partial one (partialUploads delete)', async () => {
+  for (const options of [{ atomicUploads: true }, { partialUploads: 'delete' }]) {
+    const srv = await startServer({ ...options, shutdownGraceMs: 100 });
+    const c = await RawClient.connect(srv.port);
+    await c.login(USER, PASSWORD);
+    await c.cmd('TYPE I');
+    const d = await c.passive();
+    d.on('error', () => {});
+    assert.equal((await c.cmd('STOR cut.bin')).code, 150);
+    // Bytes on disk, and the upload still open when the grace period ends.
+    d.write(Buffer.alloc(300_000, 1));
+    for (let i = 0; i < 100 && !(await fs.readdir(srv.root)).length; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal((await fs.readdir(srv.root)).length, 1, 'the upload has begun');
+    await srv.server.close();
+    assert.deepEqual(await fs.readdir(srv.root), [], `nothing left behind with ${JSON.stringify(options)}`);
+    c.close();
+    d.destroy();
+    await fs.rm(srv.root, { recursive: true, force: true });
+  }
+});
+
+test('a session limit that refuses connections is logged once, not once per refusal', async () => {
+  const warnings = [];
+  const logger = { debug() {}, info() {}, error() {}, warn: (obj, msg) => warnings.push({ ...obj, msg }) };
+  const srv = await startServer({ maxSessions: 2, logger });
+  const clients = [];
+  try {
+    for (let i = 0; i < 2; i++) { const c = await RawClient.connect(srv.port); await c.login(USER, PASSWORD); clients.push(c); }
+    for (let i = 0; i < 5; i++) {
+      const c = await RawClient.connect(srv.port);
+      clients.push(c);
+      assert.equal(c.greeting.code, 421);
+    }
+    assert.deepEqual(warnings.map((w) => [w.msg, w.limit, w.value, w.remote]), [['session limit reached: connections refused', 'max-sessions', 2, '127.0.0.1']]);
+  } finally {
+    for (const c of clients) c.close();
+    await srv.stop();
+  }
+});
+
+test('a listen() that fails leaves no port bound', async () => {
+  const free = () => new Promise((resolve) => { const s = net.createServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); }); });
+  const busy = net.createServer();
+  await new Promise((r) => busy.listen(0, '127.0.0.1', r));
+  const { selfSignedCertificate } = await import('../../dist/server/certificates.js');
+  const port = await free();
+  const server = new FtpServer({ port, tls: await selfSignedCertificate(), implicitTlsPort: busy.address().port });
+  await assert.rejects(server.listen(), { code: 'EADDRINUSE' });
+  const again = net.createServer();
+  await new Promise((resolve, reject) => { again.once('error', reject); again.listen(port, '127.0.0.1', resolve); });
+  again.close();
+  busy.close();
+});
+
+test('a privilege drop that fails (unknown user) stops the server: nothing is served as root', async (t) => {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) { t.skip('needs to run as root'); return; }
+  const server = new FtpServer({ port: 0, runAs: { user: 'no-such-user-wharf' } });
+  await assert.rejects(server.listen(), /unknown user/);
+  assert.equal(server.address(), undefined, 'the control port is closed again');
+});
+
 test('two hundred simultaneous sessions are all served', async () => {
   const srv = await startServer({ maxSessionsPerAddress: 500 });
   try {
@@ -452,7 +513,9 @@ test('a one-port passive range serves sessions in turn: a port kept between tran
   await new Promise((r) => probeServer.listen(0, '127.0.0.1', r));
   const only = probeServer.address().port;
   await new Promise((r) => probeServer.close(r));
-  const srv = await startServer({ pasvRange: `${only}-${only}` });
+  const warnings = [];
+  const logger = { debug() {}, info() {}, error() {}, warn: (obj, msg) => warnings.push({ ...obj, msg }) };
+  const srv = await startServer({ pasvRange: `${only}-${only}`, logger });
   try {
     await fs.writeFile(path.join(srv.root, 'a.txt'), 'shared port');
     const [a, b] = [await RawClient.connect(srv.port), await RawClient.connect(srv.port)];
@@ -470,6 +533,8 @@ test('a one-port passive range serves sessions in turn: a port kept between tran
     await epsvPort(a);
     const r = await b.cmd('EPSV');
     assert.equal(r.code, 425);
+    // The operator learns the range is too small from the log, not from partners' complaints.
+    assert.deepEqual(warnings.map((w) => [w.msg, w.range]), [['passive port range full: clients get 425; widen --pasv-range', `${only}-${only}`]]);
     assert.equal((await retrVia(a, only, 'a.txt')).toString(), 'shared port');
     a.close();
     b.close();

@@ -2,26 +2,35 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import YAML from 'yaml';
 import type { Logger } from '../../logger.js';
 import type { Permissions } from '../permissions.js';
 import { StaticAuthenticator, type Account, type AnonymousOptions, type Authenticator, type LoginRequest, type StaticUser } from './authenticator.js';
 import { isPasswordHash, verifyPassword } from './password-hash.js';
+import { parseSettingsDocument } from '../../settings-document.js';
 
 /** A valid hash of a random secret: verifying against it costs what a real check costs. */
 const DUMMY_HASH = 'scrypt$16384$8$1$c2FsdHNhbHRzYWx0c2FsdA==$' + Buffer.alloc(32, 7).toString('base64');
 
 const PERMISSION_NAMES: (keyof Permissions)[] = ['list', 'download', 'upload', 'overwrite', 'append', 'delete', 'rename', 'mkdir', 'rmdir', 'chmod'];
+/** Every field an entry may have: a misspelt `home` or `permissions` would otherwise grant the whole root, with every right. */
+const ENTRY_FIELDS = new Set(['username', 'password', 'home', 'root', 'permissions']);
 
 /** Parse and check a users file's text; throws with the entry and field at fault. */
 export function parseUsersFile(text: string, file: string, baseDir: string): StaticUser[] {
-  const doc = file.endsWith('.json') ? JSON.parse(text) : YAML.parse(text);
-  const list: unknown = Array.isArray(doc) ? doc : doc?.users;
+  const doc = parseSettingsDocument(text, file) as { users?: unknown } | unknown[] | null;
+  const list: unknown = Array.isArray(doc) ? doc : (doc as { users?: unknown } | null)?.users;
   if (!Array.isArray(list)) throw new Error(`${file}: expected a list of users (or {users: [...]})`);
+  const seen = new Set<string>();
   return list.map((raw: unknown, i: number) => {
     const e = raw as Record<string, unknown>;
     const where = `${file}: user #${i + 1}`;
-    if (typeof e?.username !== 'string' || !e.username) throw new Error(`${where}: username missing`);
+    if (typeof e !== 'object' || e === null || Array.isArray(e)) throw new Error(`${where}: expected a mapping (username, password, home, permissions)`);
+    if (typeof e.username !== 'string' || !e.username) throw new Error(`${where}: username missing`);
+    for (const key of Object.keys(e)) {
+      if (!ENTRY_FIELDS.has(key)) throw new Error(`${where} (${e.username}): unknown field '${key}' (known: username, password, home, permissions)`);
+    }
+    if (seen.has(e.username)) throw new Error(`${where}: user ${e.username} is listed twice`);
+    seen.add(e.username);
     if (typeof e.password !== 'string' || !isPasswordHash(e.password)) {
       throw new Error(`${where} (${e.username}): password must be a scrypt hash from 'wharf passwd'`);
     }
@@ -64,6 +73,12 @@ export class UsersFileAuthenticator implements Authenticator {
     const users = parseUsersFile(text, this.file, path.dirname(path.resolve(this.file)));
     this.inner = new StaticAuthenticator(users, this.anonymous, (pw) => verifyPassword(pw, DUMMY_HASH));
     this.logger.info({ file: this.file, users: users.length }, 'users file loaded');
+    // Said now rather than at each refused login: a typo in a home is found when the file is saved.
+    for (const u of users) {
+      if (u.root && !(await fsp.stat(u.root).catch(() => undefined))?.isDirectory()) {
+        this.logger.warn({ file: this.file, user: u.username, home: u.root }, 'home folder not found: this user cannot log in until it exists');
+      }
+    }
   }
 
   /** Poll for changes: works on every filesystem and survives editors that replace the file. */

@@ -2,12 +2,15 @@
 import net from 'node:net';
 import { decodeHostPort, decodeEprt, formatPasvReply, formatEpsvReply, normalizeIp } from '../../protocol/address.js';
 import { FtpReplyError } from '../errors.js';
-import { PassiveListener } from '../data-channel.js';
+import { DataChannelError, PassiveListener } from '../data-channel.js';
 import type { Session } from '../session.js';
 import type { CommandSpec } from './table.js';
 
 /** How long a session keeps a port of a configured passive range between transfers. */
 const PASV_RANGE_LINGER_MS = 2000;
+/** A full range is logged at most this often: the operator needs to hear it once, not per PASV. */
+const RANGE_FULL_LOG_MS = 10_000;
+let rangeFullLogged = 0;
 
 function refuseAfterEpsvAll(s: Session) {
   if (s.epsvAll) throw new FtpReplyError(503, 'Only EPSV is allowed after EPSV ALL.');
@@ -23,6 +26,12 @@ function openPassive(s: Session): Promise<PassiveListener> {
     // A configured range is usually small: between transfers a port is kept only briefly.
     lingerMs: options.pasvRange ? Math.min(PASV_RANGE_LINGER_MS, options.timeouts.dataConnect) : options.timeouts.dataConnect,
     onRejected: (addr) => logger.warn({ session: s.id, from: addr, expected: s.remoteAddress }, 'passive connection from a foreign address refused'),
+  }).catch((err: unknown) => {
+    if (err instanceof DataChannelError && options.pasvRange && Date.now() - rangeFullLogged > RANGE_FULL_LOG_MS) {
+      rangeFullLogged = Date.now();
+      logger.warn({ session: s.id, range: options.pasvRange.join('-') }, 'passive port range full: clients get 425; widen --pasv-range');
+    }
+    throw err;
   }));
 }
 
