@@ -123,6 +123,10 @@ class Skip extends Transform {
     this.left = 0;
     cb(null, rest);
   }
+  // A source shorter than the offset would upload nothing and be reported as done.
+  override _flush(cb: (err?: Error | null) => void) {
+    cb(this.left > 0 ? new Error(`the input ended ${this.left} bytes before the resume offset`) : null);
+  }
 }
 
 /**

@@ -308,6 +308,8 @@ export class FtpServer extends EventEmitter {
       // port, and above all not a port served as root when the privilege drop failed.
       this.plainServer.close();
       this.tlsServer?.close();
+      // Nor a session accepted while the rest was being set up.
+      for (const s of this.sessions) s.destroy();
       throw err;
     }
     const port = (this.plainServer.address() as net.AddressInfo).port;

@@ -61,6 +61,7 @@ export interface TransferSpec {
 }
 
 let nextSessionId = 1;
+const monotonicNow = () => performance.now();
 
 /** The session a control socket serves: every session shares one set of listener functions. */
 const SESSION = Symbol('wharf.session');
@@ -75,8 +76,11 @@ export class Session {
   /** The accepted TCP socket, under TLS too (this.socket becomes the TLS one). */
   private readonly tcp: net.Socket;
   readonly startedAt = Date.now();
-  /** Last command read or reply written; the server's sweep compares it with the idle timeout. */
-  private lastActive = this.startedAt;
+  /**
+   * Last command read or reply written (monotonic ms, as all deadlines here: a wall clock set
+   * back or forward must neither stall sessions nor time them all out).
+   */
+  private lastActive = monotonicNow();
   /** When an unauthenticated session is closed; 0 once logged in (or with no login timeout). */
   private loginDue: number;
 
@@ -126,8 +130,7 @@ export class Session {
     this.implicitTls = implicitTls;
     this.protection = implicitTls ? 'P' : 'C';
     this.splitter = new CommandLineSplitter(ctx.options.maxCommandLength);
-    const login = ctx.options.timeouts.login;
-    this.loginDue = login > 0 ? this.startedAt + login : 0;
+    this.loginDue = this.loginDeadline();
     if (implicitTls) this.wrapTls(socket, ctx.tlsContext()!);
     else this.attach(socket);
   }
@@ -187,7 +190,7 @@ export class Session {
 
   reply(code: number, text: string | string[]): void {
     this.lastReplyCode = code;
-    this.lastActive = Date.now();
+    this.lastActive = monotonicNow();
     if (this.closed || this.socket.destroyed || !this.socket.writable) return;
     this.socket.write(formatReply(code, text));
   }
@@ -219,7 +222,7 @@ export class Session {
 
   private receive(chunk: Buffer) {
     if (this.ending) return;
-    this.lastActive = Date.now();
+    this.lastActive = monotonicNow();
     // Split a slice at a time, and keep what is left of a read as bytes once the queue is full:
     // a 64 KiB read of 'STAT' lines is 11,000 queued strings (half a megabyte a session) else.
     let rest = chunk;
@@ -279,7 +282,7 @@ export class Session {
         const line = this.queue.shift()!;
         // Floods are slowed, not refused: a burst of commands, and far more so a burst of errors.
         const limits = this.ctx.limits;
-        let now = Date.now();
+        let now = monotonicNow();
         this.commandsFullAt = limits.commands.take(this.commandsFullAt, now);
         const wait = limits.commands.wait(this.commandsFullAt, now);
         if (wait) await sleep(wait);
@@ -291,7 +294,7 @@ export class Session {
           this.running = undefined;
         }
         if (this.lastReplyCode >= 500 && this.lastReplyCode !== 530) {
-          now = Date.now();
+          now = monotonicNow();
           this.errorsFullAt = limits.errors.take(this.errorsFullAt, now);
           const penalty = limits.errors.wait(this.errorsFullAt, now);
           if (penalty) await sleep(penalty);
@@ -375,7 +378,12 @@ export class Session {
 
   // ---- login ----
 
+  /**
+   * A session that was logged in (REIN, USER, AUTH after login) must log in again in time; one that
+   * was not keeps its deadline, so repeating REIN cannot hold an unauthenticated session open.
+   */
   logout() {
+    if (this.account) this.loginDue = this.loginDeadline();
     this.account = undefined;
     this.storage = undefined;
     this.pendingUser = undefined;
@@ -387,6 +395,11 @@ export class Session {
     this.mlstFacts = DEFAULT_FACTS;
     this.hostName = undefined;
     this.clearData();
+  }
+
+  private loginDeadline(): number {
+    const login = this.ctx.options.timeouts.login;
+    return login > 0 ? monotonicNow() + login : 0;
   }
 
   loggedIn(account: Account, storage: Storage) {

@@ -178,6 +178,10 @@ test('resuming an upload from a pipe skips what the server has: a pipe has no po
     const onServer = await fs.readFile(path.join(srv.root, 'r.bin'));
     assert.equal(onServer.length, whole.length);
     assert.ok(onServer.equals(whole), 'the resumed file is the source byte for byte');
+    // A pipe that ends before the offset is an error, not an upload of nothing.
+    const short = fs.writeFile(fifo, whole.subarray(0, 1000));
+    await assert.rejects(c.upload(fifo, 'r.bin', { offset }), /ended .* before the resume offset/);
+    await short;
     await c.close();
   } finally { await srv.stop(); }
 });

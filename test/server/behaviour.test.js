@@ -242,6 +242,82 @@ test('timeouts of 0 mean no timeout', async () => {
   }
 });
 
+test('a wall clock stepped back or forward neither stalls sessions nor times them out', async (t) => {
+  const realNow = Date.now;
+  t.after(() => { Date.now = realNow; });
+  const srv = await startServer({ timeouts: { idle: 5000, login: 700 } });
+  try {
+    const c = await RawClient.connect(srv.port);
+    await c.login(USER, PASSWORD);
+    for (let i = 0; i < 5; i++) assert.equal((await c.cmd('NOOP')).code, 200);
+    Date.now = () => realNow() - 30_000; // an NTP step back
+    let t0 = performance.now();
+    for (let i = 0; i < 5; i++) assert.equal((await c.cmd('NOOP')).code, 200);
+    assert.ok(performance.now() - t0 < 3000, `5 NOOPs took ${Math.round(performance.now() - t0)} ms after the step back`);
+    Date.now = () => realNow() + 600_000; // and ten minutes forward
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await c.cmd('NOOP')).code, 200, 'not idle: the session stays');
+    // The login timeout fires in real time whatever the wall clock says.
+    Date.now = () => realNow() - 3_600_000;
+    const fresh = await RawClient.connect(srv.port);
+    t0 = performance.now();
+    const r = await fresh.read(5000);
+    assert.equal(r.code, 421);
+    assert.match(r.text, /Login timeout/);
+    assert.ok(performance.now() - t0 < 3000);
+  } finally {
+    Date.now = realNow;
+    await srv.stop();
+  }
+});
+
+test('REIN after a login starts the login timeout again; REIN before one does not extend it', async () => {
+  const srv = await startServer({ timeouts: { login: 600 } });
+  try {
+    const c = await RawClient.connect(srv.port);
+    await c.login(USER, PASSWORD);
+    await new Promise((r) => setTimeout(r, 800)); // logged in: past the login timeout is fine
+    assert.equal((await c.cmd('REIN')).code, 220);
+    const r = await c.read(3000);
+    assert.equal(r.code, 421, 'logged out and silent: closed after the login timeout');
+    assert.match(r.text, /Login timeout/);
+    const d = await RawClient.connect(srv.port);
+    const t0 = performance.now();
+    let last;
+    for (let i = 0; i < 20; i++) {
+      await new Promise((res) => setTimeout(res, 100));
+      last = await d.cmd('REIN');
+      if (last.code !== 220) break;
+    }
+    assert.equal(last.code, 421, 'REIN over and over does not hold an unauthenticated session open');
+    assert.ok(performance.now() - t0 < 1800);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('an authenticator that throws gets 421, not a failed login that counts towards a ban', async () => {
+  let calls = 0;
+  const srv = await startServer({
+    authenticator: { authenticate: async () => { calls++; throw new Error('directory unreachable'); } },
+    banAfterFailures: 1,
+  });
+  const failed = [];
+  srv.server.on('loginFailed', (e) => failed.push(e));
+  try {
+    for (let i = 0; i < 2; i++) {
+      const c = await RawClient.connect(srv.port);
+      assert.equal((await c.cmd(`USER ${USER}`)).code, 331);
+      const r = await c.cmd(`PASS ${PASSWORD}`);
+      assert.equal(r.code, 421, r.text);
+    }
+    assert.equal(calls, 2, 'the second connection was not banned');
+    assert.deepEqual(failed, []);
+  } finally {
+    await srv.stop();
+  }
+});
+
 test('close() lets a running transfer finish, then says 421 to every session', async () => {
   const srv = await startServer();
   await bigFile(srv.root, 'mid.bin', 8);

@@ -69,7 +69,12 @@ function insideDir(dir: string, p: string): boolean {
   return p === d || p.startsWith(d === '/' ? '/' : d + '/');
 }
 
-/** Users given in code or on the command line, plus the anonymous login when enabled. */
+/**
+ * Users given in code or on the command line, plus the anonymous login when enabled. The accounts
+ * it returns are shared by all sessions of a user and frozen: a wrapper that adjusts one returns a
+ * copy (`{ ...account, permissions: { ...account.permissions, delete: false } }`). A user's root
+ * and permissions are read when it is constructed.
+ */
 export class StaticAuthenticator implements Authenticator {
   private readonly users = new Map<string, { user: StaticUser; account: Account }>();
   private readonly anonymousAccount: Account | undefined;

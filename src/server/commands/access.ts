@@ -31,12 +31,17 @@ async function pass(s: Session, arg: string) {
   s.pendingUser = undefined;
   s.loginAttempts++;
   const { ctx } = s;
-  const account = await ctx.authenticator.authenticate({
-    username, password: arg, remoteAddress: s.remoteAddress, secure: s.secure,
-  }).catch((err: unknown) => {
-    ctx.logger.error({ session: s.id, err: (err as Error)?.message }, 'authenticator failed');
-    return undefined;
-  });
+  let account;
+  try {
+    account = await ctx.authenticator.authenticate({ username, password: arg, remoteAddress: s.remoteAddress, secure: s.secure });
+  } catch (err) {
+    // The account source failed (a backend down, a bug in a custom authenticator): not the
+    // client's fault, so neither a failed login nor a step towards a ban.
+    ctx.logger.error({ session: s.id, user: username, err: (err as Error)?.message }, 'authenticator failed');
+    s.reply(421, 'Login service not available, closing control connection.');
+    s.end();
+    return;
+  }
   if (!account) {
     ctx.logger.info({ session: s.id, remote: s.remoteAddress, user: username }, 'login failed');
     ctx.emit('loginFailed', { session: s.info(), username, remoteAddress: s.remoteAddress });

@@ -22,7 +22,8 @@ export class TimeoutSweep {
 
   start() {
     if (this.timer) return;
-    this.timer = setInterval(() => this.sweep(Date.now()), this.tickMs);
+    // Monotonic: a wall clock stepped forward would time every session out at once.
+    this.timer = setInterval(() => this.sweep(performance.now()), this.tickMs);
     this.timer.unref();
   }
 
