@@ -275,8 +275,9 @@ export class FtpServer extends EventEmitter {
       this.sessions.delete(idle);
       idle.evict('Too many connections from your address.');
     }
-    if (this.sessions.size >= (this.options.maxSessions ?? 2000)) {
-      this.limitReached(ip, 'max-sessions', this.options.maxSessions ?? 2000);
+    const maxSessions = this.options.maxSessions ?? 2000;
+    if (this.sessions.size >= maxSessions) {
+      this.limitReached(ip, 'max-sessions', maxSessions);
       if (implicit) socket.destroy(); else this.refuse(socket, 'Too many users, try again later.');
       return;
     }

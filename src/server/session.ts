@@ -16,6 +16,7 @@ import { slabReader, steerableSocket } from '../io/read-sink.js';
 import { COMMANDS } from './commands/index.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ServerContext } from './context.js';
+import { monotonicNow } from './policy/timeout-sweep.js';
 
 /** Commands answered at once even while a transfer runs (RFC 959 asks this of ABOR and STAT). */
 const DURING_TRANSFER = new Set(['ABOR', 'STAT', 'NOOP']);
@@ -61,7 +62,6 @@ export interface TransferSpec {
 }
 
 let nextSessionId = 1;
-const monotonicNow = () => performance.now();
 
 /** The session a control socket serves: every session shares one set of listener functions. */
 const SESSION = Symbol('wharf.session');
@@ -76,10 +76,7 @@ export class Session {
   /** The accepted TCP socket, under TLS too (this.socket becomes the TLS one). */
   private readonly tcp: net.Socket;
   readonly startedAt = Date.now();
-  /**
-   * Last command read or reply written (monotonic ms, as all deadlines here: a wall clock set
-   * back or forward must neither stall sessions nor time them all out).
-   */
+  /** Last command read or reply written (on the sweep's clock, as every deadline here). */
   private lastActive = monotonicNow();
   /** When an unauthenticated session is closed; 0 once logged in (or with no login timeout). */
   private loginDue: number;

@@ -1,5 +1,12 @@
 // One timer that checks every session's login and idle deadlines, in place of a timer per socket.
 
+/**
+ * The clock every deadline and rate limit is kept on, and the sweep compares against: monotonic,
+ * so a wall clock stepped forward cannot time every session out at once, nor one stepped back
+ * stall them.
+ */
+export const monotonicNow = (): number => performance.now();
+
 export interface Sweepable {
   checkTimeouts(now: number): void;
 }
@@ -22,8 +29,7 @@ export class TimeoutSweep {
 
   start() {
     if (this.timer) return;
-    // Monotonic: a wall clock stepped forward would time every session out at once.
-    this.timer = setInterval(() => this.sweep(performance.now()), this.tickMs);
+    this.timer = setInterval(() => this.sweep(monotonicNow()), this.tickMs);
     this.timer.unref();
   }
 
