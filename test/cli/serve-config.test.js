@@ -117,6 +117,9 @@ test('a port in use, on the implicit-TLS port too, stops the start with the addr
 test('as a non-root user: port 21 and an unreadable root folder are refused at start (needs root to switch user)', async (t) => {
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) { t.skip('needs to run as root'); return; }
   const nobody = (await run('id', ['-u', 'nobody'])).text.trim();
+  // A checkout in a private folder (mktemp -d makes them 0700) cannot be run by nobody at all.
+  const probe = await run('setpriv', [`--reuid=${nobody}`, `--regid=${nobody}`, '--clear-groups', process.execPath, BIN, '--version'], { cwd: os.tmpdir(), timeout: 15_000 });
+  if (probe.status !== 0) { t.skip(`user nobody cannot run this checkout's build (${probe.stderr.split('\n')[0]})`); return; }
   const low = await refused(['--port', '21'], { uid: nobody, cwd: os.tmpdir() });
   assert.equal(low.status, 1);
   assert.match(low.stderr, /cannot listen on 127\.0\.0\.1:21: ports below 1024 need root or CAP_NET_BIND_SERVICE/);
@@ -126,7 +129,17 @@ test('as a non-root user: port 21 and an unreadable root folder are refused at s
     const r = await refused(['--port', '0', '--root', dir], { uid: nobody, cwd: os.tmpdir() });
     assert.equal(r.status, 1);
     assert.match(r.stderr, new RegExp(`root folder ${dir} is not readable by the user wharf runs as \\(uid ${nobody}\\)`));
-    // The same folder, checked after --run-as drops to nobody.
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('--run-as: a root folder the user cannot read, or an unknown user, stops the start (needs root)', async (t) => {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) { t.skip('needs to run as root'); return; }
+  const dir = await tempDir();
+  try {
+    await fs.chmod(dir, 0o700);
+    // The folder is checked after --run-as drops to nobody.
     const dropped = await refused(['--port', '0', '--root', dir, '--run-as', 'nobody']);
     assert.equal(dropped.status, 1);
     assert.match(dropped.stderr, /is not readable by the user wharf runs as/);
