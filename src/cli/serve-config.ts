@@ -18,6 +18,8 @@ export interface ServeSettings {
   implicitTlsPort?: number;
   requireTls: boolean;
   requireTlsReuse: boolean;
+  /** With requireTls: anonymous users may still log in and download without TLS (a public mirror beside private accounts). */
+  anonymousWithoutTls: boolean;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   logFormat?: 'json' | 'pretty';
   idleTimeout?: number;
@@ -35,7 +37,7 @@ const SCHEMA: Record<keyof ServeSettings, Kind> = {
   host: 'string', port: 'number', root: 'string', user: 'string[]', users: 'string', anonymous: 'boolean',
   anonymousRoot: 'string', pasvRange: 'string', pasvAddress: 'string', tlsCert: 'string', tlsKey: 'string',
   tlsSelfSigned: 'boolean', implicitTlsPort: 'number', requireTls: 'boolean', requireTlsReuse: 'boolean',
-  logLevel: 'string', logFormat: 'string', idleTimeout: 'number', anonymousUploadDir: 'string',
+  anonymousWithoutTls: 'boolean',  logLevel: 'string', logFormat: 'string', idleTimeout: 'number', anonymousUploadDir: 'string',
   atomicUploads: 'boolean', partialUploads: 'string', maxSessions: 'number', maxSessionsPerAddress: 'number',
   banAfter: 'number', runAs: 'string',
 };

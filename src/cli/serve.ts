@@ -15,7 +15,7 @@ const certificates = () => import('../server/certificates.js');
 
 const DEFAULTS: ServeSettings = {
   host: '127.0.0.1', port: 2121, root: '.', user: [], anonymous: false, tlsSelfSigned: false,
-  requireTls: false, requireTlsReuse: false, logLevel: 'info', atomicUploads: false,
+  requireTls: false, requireTlsReuse: false, anonymousWithoutTls: false, logLevel: 'info', atomicUploads: false,
 };
 
 function parseRunAs(value: string | undefined): FtpServerOptions['runAs'] {
@@ -54,9 +54,12 @@ export async function buildServer(settings: ServeSettings, logger: Logger): Prom
   const users = settings.user.map((u) => parseUserFlag(u, root));
   // No accounts at all: serve the folder anonymously, read-only (the zero-config quick start).
   const anonymousOn = settings.anonymous || (users.length === 0 && !settings.users);
-  if (!anonymousOn && (settings.anonymousRoot || settings.anonymousUploadDir)) {
-    throw new Error(`--${settings.anonymousRoot ? 'anonymous-root' : 'anonymous-upload-dir'} needs --anonymous`);
+  if (!anonymousOn && (settings.anonymousRoot || settings.anonymousUploadDir || settings.anonymousWithoutTls)) {
+    const flag = settings.anonymousRoot ? 'anonymous-root' : settings.anonymousUploadDir ? 'anonymous-upload-dir' : 'anonymous-without-tls';
+    throw new Error(`--${flag} needs --anonymous`);
   }
+  // Alone it would change nothing: anonymous users are not asked for TLS unless it is required.
+  if (settings.anonymousWithoutTls && !settings.requireTls) throw new Error('--anonymous-without-tls goes with --require-tls');
   const anonymous = anonymousOn ? {
     root: settings.anonymousRoot ? path.resolve(settings.anonymousRoot) : root,
     uploadDir: settings.anonymousUploadDir,
@@ -69,7 +72,7 @@ export async function buildServer(settings: ServeSettings, logger: Logger): Prom
     anonymous,
     pasvRange: settings.pasvRange,
     pasvAddress: settings.pasvAddress,
-    requireTls: settings.requireTls,
+    requireTls: settings.requireTls ? { control: true, data: true, anonymousExempt: settings.anonymousWithoutTls } : false,
     requireTlsSessionReuse: settings.requireTlsReuse,
     implicitTlsPort: settings.implicitTlsPort,
     logger,
@@ -132,6 +135,7 @@ export function registerServe(program: Command): void {
     .option('--implicit-tls-port <n>', 'also listen for implicit FTPS on this port (990 by convention)', (v) => Number(v))
     .option('--require-tls', 'refuse logins and data transfers without TLS')
     .option('--require-tls-reuse', 'data connections must resume the control TLS session')
+    .option('--anonymous-without-tls', 'with --require-tls: anonymous users may still log in and download in clear text')
     .option('--idle-timeout <seconds>', 'close idle control connections after this long (default 300)', (v) => Number(v))
     .option('--anonymous-upload-dir <path>', 'folder (as clients see it, e.g. /incoming) where anonymous users may only upload new files')
     .option('--atomic-uploads', 'write uploads to a temporary name and rename them into place when complete')
@@ -166,7 +170,7 @@ export function registerServe(program: Command): void {
         `wharf serving ${path.resolve(settings.root)}`,
         `  ftp://${hostForUrl}:${addr.port}/` + (anon ? '  (anonymous, read-only)' : ''),
         ...(addr.implicitTlsPort ? [`  ftps://${hostForUrl}:${addr.implicitTlsPort}/  (implicit TLS)`] : []),
-        ...(server.options.tls ? [`  explicit TLS: AUTH TLS on the control port${settings.requireTls ? ' (required)' : ''}`] : []),
+        ...(server.options.tls ? [`  explicit TLS: AUTH TLS on the control port${settings.requireTls ? (settings.anonymousWithoutTls ? ' (required, except for anonymous users)' : ' (required)') : ''}`] : []),
         ...notes.map((n) => `  ${n}`),
         // A suggestion that works as printed: TLS first when it is required, the certificate taken on trust when self-signed.
         `  try: curl ${settings.requireTls ? `--ssl-reqd ${settings.tlsSelfSigned ? '-k ' : ''}` : ''}${anon ? '' : '--user NAME:PASSWORD '}ftp://${hostForUrl}:${addr.port}/` +

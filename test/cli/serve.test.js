@@ -78,6 +78,35 @@ test('wharf passwd + --users file (YAML) + --config file with TLS and a passive 
   }
 });
 
+test('--require-tls --anonymous-without-tls: anonymous downloads in clear text, accounts only over TLS', async () => {
+  const dir = await tempDir();
+  await fs.writeFile(path.join(dir, 'public.txt'), 'for everyone');
+  const s = await serve(['--root', dir, '--user', 'dana:pw-dana-1', '--anonymous', '--tls-self-signed', '--require-tls', '--anonymous-without-tls'], dir);
+  try {
+    assert.match(s.out(), /AUTH TLS on the control port \(required, except for anonymous users\)/);
+    const anon = await run('curl', ['-sS', '--max-time', '20', `ftp://127.0.0.1:${s.port}/public.txt`]);
+    assert.equal(anon.status, 0, anon.stderr);
+    assert.equal(anon.text, 'for everyone');
+    const clear = await run('curl', ['-sS', '--max-time', '20', '--user', 'dana:pw-dana-1', `ftp://127.0.0.1:${s.port}/public.txt`]);
+    assert.equal(clear.status, 67, 'an account is refused in clear text');
+    const secure = await run('curl', ['-sS', '--max-time', '20', '--ssl-reqd', '-k', '--user', 'dana:pw-dana-1', `ftp://127.0.0.1:${s.port}/public.txt`]);
+    assert.equal(secure.status, 0, secure.stderr);
+    assert.equal(secure.text, 'for everyone');
+  } finally {
+    s.proc.kill('SIGTERM');
+    assert.equal(await exited(s.proc), 0);
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+  for (const [args, message] of [
+    [['--anonymous-without-tls', '--tls-self-signed', '--user', 'a:b'], /--anonymous-without-tls needs --anonymous/],
+    [['--anonymous-without-tls', '--anonymous'], /--anonymous-without-tls goes with --require-tls/],
+  ]) {
+    const r = await run(process.execPath, [BIN, 'serve', '--port', '0', ...args]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, message);
+  }
+});
+
 test('bad settings are refused with a clear message and exit code 1', async () => {
   const r1 = await run(process.execPath, [BIN, 'serve', '--port', '0', '--pasv-range', '10-5']);
   assert.equal(r1.status, 1);
