@@ -10,7 +10,7 @@ import { parseTimeVal, formatTimeVal, type FileInfo } from '../protocol/listing.
 import { parseMlsxLine } from '../protocol/listing-parse.js';
 import { VERSION } from '../version.js';
 import { ControlConnection, type ReplyText } from './control.js';
-import { TransferRunner } from './transfer.js';
+import { clientTimeouts, TransferRunner } from './transfer.js';
 import { fromFile, fromStream, intoFile, intoStream } from './local-io.js';
 import { readListing } from './listing-reader.js';
 import { AbortError, FtpError } from './errors.js';
@@ -37,6 +37,7 @@ export interface FtpClientOptions {
    * the client connects to the address it reached the server on, which also fixes NAT-broken servers.
    */
   trustPasvAddress?: boolean;
+  /** In ms: connecting (control and data, default 15 s), each reply (30 s), a data connection with nothing moving (60 s). */
   timeouts?: { connect?: number; reply?: number; dataIdle?: number };
   /** Receives each command and reply line (passwords redacted), for debugging. */
   log?: (line: string) => void;
@@ -82,7 +83,7 @@ export class FtpClient extends EventEmitter {
   static async connect(target: string | FtpClientOptions, extra: Partial<FtpClientOptions> = {}): Promise<FtpClient> {
     const options: FtpClientOptions = typeof target === 'string' ? { ...urlOptions(target), ...extra } : { ...target, ...extra };
     const security = options.security ?? 'none';
-    const timeouts = { connect: 15_000, reply: 30_000, ...options.timeouts };
+    const timeouts = clientTimeouts(options.timeouts);
     const tlsOptions: tls.ConnectionOptions = { minVersion: 'TLSv1.2', ...options.tls };
     const ctl = await ControlConnection.open({
       host: options.host,

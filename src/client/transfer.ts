@@ -12,6 +12,11 @@ export type Move<T> = (data: Duplex, abort: AbortSignal, stopEarly: () => void) 
 /** The client options a transfer reads, again for each transfer. */
 type TransferSettings = Pick<FtpClientOptions, 'host' | 'passive' | 'trustPasvAddress' | 'tls' | 'timeouts'>;
 
+/** Timeouts in ms, each defaulted on its own: a caller who sets one keeps the defaults of the others. */
+export function clientTimeouts(t: FtpClientOptions['timeouts']): { connect: number; reply: number; dataIdle: number } {
+  return { connect: t?.connect ?? 15_000, reply: t?.reply ?? 30_000, dataIdle: t?.dataIdle ?? 60_000 };
+}
+
 /** A session's transfer state (TYPE, EPSV, PROT) and the transfer running now, which close() aborts. */
 export class TransferRunner {
   private readonly state: DataState = { epsv: undefined };
@@ -38,10 +43,10 @@ export class TransferRunner {
     this.type = t;
   }
 
-  private get replyTimeoutMs(): number { return this.options.timeouts?.reply ?? 30_000; }
+  private get replyTimeoutMs(): number { return clientTimeouts(this.options.timeouts).reply; }
 
   private dataSettings() {
-    const timeouts = { connect: 15_000, dataIdle: 60_000, ...this.options.timeouts };
+    const timeouts = clientTimeouts(this.options.timeouts);
     return {
       passive: this.options.passive !== false,
       trustPasvHost: this.options.trustPasvAddress === true,
