@@ -25,36 +25,62 @@ export interface FileInfo {
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const SIX_MONTHS_MS = 182 * 24 * 3600 * 1000;
 
+const TYPE_LETTER: Record<EntryType, string> = { dir: 'd', link: 'l', other: 'p', file: '-' };
+const RWX = ['---', '--x', '-w-', '-wx', 'r--', 'r-x', 'rw-', 'rwx'];
+
 function modeString(type: EntryType, mode: number | undefined): string {
   const m = mode ?? (type === 'dir' ? 0o755 : 0o644);
-  const t = type === 'dir' ? 'd' : type === 'link' ? 'l' : type === 'other' ? 'p' : '-';
-  const rwx = (bits: number) => (bits & 4 ? 'r' : '-') + (bits & 2 ? 'w' : '-') + (bits & 1 ? 'x' : '-');
-  return t + rwx((m >> 6) & 7) + rwx((m >> 3) & 7) + rwx(m & 7);
+  return TYPE_LETTER[type] + RWX[(m >> 6) & 7]! + RWX[(m >> 3) & 7]! + RWX[m & 7]!;
 }
 
 function pad2(n: number) { return n < 10 ? '0' + n : String(n); }
+
+/** Owner and group columns: 8 wide, as `ls -l` pads them. */
+function column8(name: string | undefined): string {
+  return name === undefined ? 'ftp     ' : name.slice(0, 8).padEnd(8, ' ');
+}
+
+// Entries of one folder mostly share their minute (or second): the date text of the last entry is
+// kept, so a 10,000-entry listing formats a handful of dates instead of 10,000.
+let lsDateKey = NaN;
+let lsDateText = '';
+let timeValKey = NaN;
+let timeValText = '';
+
+/** `Mon DD HH:MM` for recent times, `Mon DD  YYYY` for others, in UTC. */
+function lsDate(d: Date, now: number): string {
+  const t = d.getTime();
+  const recent = Math.abs(now - t) < SIX_MONTHS_MS;
+  const key = Math.floor(t / 60_000) * 2 + (recent ? 1 : 0);
+  if (key !== lsDateKey) {
+    lsDateText = `${MONTHS[d.getUTCMonth()]} ${String(d.getUTCDate()).padStart(2, ' ')} ` +
+      (recent ? `${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}` : ` ${d.getUTCFullYear()}`);
+    lsDateKey = key;
+  }
+  return lsDateText;
+}
 
 /**
  * One `ls -l` line as /bin/ls prints it in the C locale: recent files show the time, older ones
  * (or future ones) the year. UTC keeps the output independent of the server's time zone.
  */
 export function formatListLine(e: FileInfo, now = Date.now()): string {
-  const d = e.modified ?? new Date(0);
-  const recent = Math.abs(now - d.getTime()) < SIX_MONTHS_MS;
-  const date = `${MONTHS[d.getUTCMonth()]} ${String(d.getUTCDate()).padStart(2, ' ')} ` +
-    (recent ? `${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}` : ` ${d.getUTCFullYear()}`);
-  const owner = (e.owner ?? 'ftp').slice(0, 8).padEnd(8, ' ');
-  const group = (e.group ?? 'ftp').slice(0, 8).padEnd(8, ' ');
+  const date = lsDate(e.modified ?? new Date(0), now);
   const name = e.type === 'link' && e.target !== undefined ? `${e.name} -> ${e.target}` : e.name;
-  return `${modeString(e.type, e.mode)}    1 ${owner} ${group} ${String(e.size).padStart(12, ' ')} ${date} ${name}`;
+  return `${modeString(e.type, e.mode)}    1 ${column8(e.owner)} ${column8(e.group)} ${String(e.size).padStart(12, ' ')} ${date} ${name}`;
 }
 
 /** YYYYMMDDHHMMSS[.sss] in UTC, the time-val of RFC 3659 section 2.3. */
 export function formatTimeVal(d: Date): string {
-  const ms = d.getUTCMilliseconds();
-  return `${String(d.getUTCFullYear()).padStart(4, '0')}${pad2(d.getUTCMonth() + 1)}${pad2(d.getUTCDate())}` +
-    `${pad2(d.getUTCHours())}${pad2(d.getUTCMinutes())}${pad2(d.getUTCSeconds())}` +
-    (ms ? '.' + String(ms).padStart(3, '0') : '');
+  const t = d.getTime();
+  const second = Math.floor(t / 1000);
+  if (second !== timeValKey) {
+    timeValText = `${String(d.getUTCFullYear()).padStart(4, '0')}${pad2(d.getUTCMonth() + 1)}${pad2(d.getUTCDate())}` +
+      `${pad2(d.getUTCHours())}${pad2(d.getUTCMinutes())}${pad2(d.getUTCSeconds())}`;
+    timeValKey = second;
+  }
+  const ms = t - second * 1000;
+  return ms ? `${timeValText}.${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}` : timeValText;
 }
 
 /** Parse an RFC 3659 time-val; undefined when malformed or out of range. */
@@ -82,9 +108,9 @@ export interface PermissionView {
   modify: boolean;
 }
 
-function permFact(e: FileInfo, p: PermissionView): string {
+function permFact(type: EntryType, p: PermissionView): string {
   let s = '';
-  if (e.type === 'dir') {
+  if (type === 'dir') {
     if (p.write) s += 'c';          // create files
     if (p.modify) s += 'dfm';       // delete, rename, mkdir
     s += 'el';                      // enter, list
@@ -104,17 +130,34 @@ function permFact(e: FileInfo, p: PermissionView): string {
  */
 export function formatFacts(e: FileInfo, selected: ReadonlySet<MlstFact>, perms: PermissionView,
   typeOverride?: 'cdir' | 'pdir'): string {
-  let out = '';
-  if (selected.has('type')) {
-    const t = typeOverride ?? (e.type === 'dir' ? 'dir' : e.type === 'file' ? 'file' : e.type === 'link' ? 'OS.unix=symlink' : 'OS.unix=special');
-    out += `type=${t};`;
-  }
-  if (selected.has('size') && e.type !== 'dir') out += `size=${e.size};`;
-  if (selected.has('modify') && e.modified) out += `modify=${formatTimeVal(e.modified)};`;
-  if (selected.has('perm')) out += `perm=${permFact(e, perms)};`;
-  if (selected.has('unique') && e.unique) out += `unique=${e.unique};`;
-  if (selected.has('unix.mode') && e.mode !== undefined) out += `unix.mode=0${(e.mode & 0o7777).toString(8)};`;
-  return out;
+  return factsFormatter(selected, perms)(e, typeOverride);
+}
+
+const TYPE_FACT: Record<EntryType, string> = { dir: 'type=dir;', file: 'type=file;', link: 'type=OS.unix=symlink;', other: 'type=OS.unix=special;' };
+
+/**
+ * formatFacts for many entries with the same selected facts and permissions (an MLSD): the
+ * choices and the `perm` texts are settled once, not per entry.
+ */
+export function factsFormatter(selected: ReadonlySet<MlstFact>, perms: PermissionView): (e: FileInfo, typeOverride?: 'cdir' | 'pdir') => string {
+  const type = selected.has('type'), size = selected.has('size'), modify = selected.has('modify');
+  const unique = selected.has('unique'), unixMode = selected.has('unix.mode');
+  const perm: Record<EntryType, string> | undefined = selected.has('perm') ? {
+    dir: `perm=${permFact('dir', perms)};`,
+    file: `perm=${permFact('file', perms)};`,
+    link: `perm=${permFact('link', perms)};`,
+    other: `perm=${permFact('other', perms)};`,
+  } : undefined;
+  return (e, typeOverride) => {
+    let out = '';
+    if (type) out += typeOverride ? `type=${typeOverride};` : TYPE_FACT[e.type];
+    if (size && e.type !== 'dir') out += `size=${e.size};`;
+    if (modify && e.modified) out += `modify=${formatTimeVal(e.modified)};`;
+    if (perm) out += perm[e.type];
+    if (unique && e.unique) out += `unique=${e.unique};`;
+    if (unixMode && e.mode !== undefined) out += `unix.mode=0${(e.mode & 0o7777).toString(8)};`;
+    return out;
+  };
 }
 
 /** One MLSD line (also the body of MLST): `facts name`, a single space before the name. */

@@ -155,6 +155,29 @@ test('listings: ls -l lines, time-vals and MLSx facts', () => {
   assert.deepEqual([...selectFacts('Type;SIZE;bogus;')], ['type', 'size']);
 });
 
+test('listing dates are right entry after entry, whether the next entry shares the last one\'s minute or second or not', () => {
+  const MON = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+  const now = Date.UTC(2026, 10, 24, 12, 0, 0);
+  // Runs of nearby times (same second, same minute, next minute) mixed with far ones, before 1970 too.
+  const time = fc.oneof(
+    fc.integer({ min: now - 200_000, max: now + 1000 }),
+    fc.integer({ min: -30_000_000_000_000, max: 30_000_000_000_000 }),
+    fc.constantFrom(0, -1, 999, 1000, now - 182 * 86_400_000, now - 182 * 86_400_000 + 1));
+  fc.assert(fc.property(fc.array(time, { minLength: 1, maxLength: 40 }), (times) => {
+    for (const t of times) {
+      const d = new Date(t);
+      const iso = d.toISOString(); // independent of the formatter: YYYY-MM-DDTHH:MM:SS.sssZ, or ±YYYYYY-... far out
+      const m = /^([+-]\d{6}|\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.(\d{3})Z$/.exec(iso);
+      const [, y, mo, day, h, mi, sec, ms] = m;
+      if (/^\d{4}$/.test(y)) assert.equal(formatTimeVal(d), `${y}${mo}${day}${h}${mi}${sec}${ms === '000' ? '' : '.' + ms}`, iso);
+      const recent = Math.abs(now - t) < 182 * 86_400_000;
+      const date = `${MON[Number(mo) - 1]} ${String(Number(day)).padStart(2, ' ')} ${recent ? `${h}:${mi}` : ` ${d.getUTCFullYear()}`}`;
+      const line = formatListLine({ name: 'n', type: 'file', size: 1, modified: d, mode: 0o640 }, now);
+      assert.equal(line, `-rw-r-----    1 ftp      ftp                 1 ${date} n`, iso);
+    }
+  }), { numRuns: 300 });
+});
+
 test('TYPE A transforms are exact across chunk boundaries and inverse of each other', async () => {
   const through = async (T, chunks) => {
     const t = new T();

@@ -1,7 +1,7 @@
 // Listing commands: LIST, NLST, MLSD, MLST (RFC 3659) and STAT, streamed line by line.
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { formatListLine, formatMlsxLine, mlstFeatLine, type FileInfo, type PermissionView } from '../../protocol/listing.js';
+import { factsFormatter, formatListLine, formatMlsxLine, mlstFeatLine, type FileInfo, type PermissionView } from '../../protocol/listing.js';
 import { globMatch, hasWildcards, MAX_GLOB } from '../../protocol/glob.js';
 import { virtualBasename, virtualParent } from '../../protocol/path.js';
 import { FtpReplyError } from '../errors.js';
@@ -149,8 +149,8 @@ async function mlsd(s: Session, arg: string) {
     s.clearData();
     throw err;
   }
-  const perms = permissionView(s, p);
-  await sendListing(s, { entries: batches(s, p), prefix: '' }, (e) => formatMlsxLine(e, s.mlstFacts, perms), 'MLSD');
+  const facts = factsFormatter(s.mlstFacts, permissionView(s, p));
+  await sendListing(s, { entries: batches(s, p), prefix: '' }, (e) => `${facts(e)} ${e.name}`, 'MLSD');
 }
 
 async function mlst(s: Session, arg: string) {

@@ -84,11 +84,16 @@ const threaded: MetaOps = {
 
 const { S_IFMT, S_IFDIR, S_IFREG, S_IFLNK } = fs.constants;
 
+/** The entries of a folder share their device: its hex form is made once, not per entry. */
+let lastDev = NaN;
+let lastDevHex = '';
+
 /** An entry from lstat's numbers, whether they come from fs.Stats or from the helper thread. */
 function fileInfo(name: string, mode: number, size: number, modified: Date, dev: number, ino: number): FileInfo {
   const fmt = mode & S_IFMT;
   const type = fmt === S_IFDIR ? 'dir' : fmt === S_IFREG ? 'file' : fmt === S_IFLNK ? 'link' : 'other';
-  return { name, type, size: type === 'dir' ? 0 : size, modified, mode: mode & 0o7777, unique: `${dev.toString(16)}g${ino.toString(16)}` };
+  if (dev !== lastDev) { lastDevHex = dev.toString(16); lastDev = dev; }
+  return { name, type, size: type === 'dir' ? 0 : size, modified, mode: mode & 0o7777, unique: `${lastDevHex}g${ino.toString(16)}` };
 }
 
 function toInfo(name: string, st: fs.Stats): FileInfo {
