@@ -30,6 +30,8 @@ export interface ServeSettings {
   maxSessionsPerAddress?: number;
   banAfter?: number;
   runAs?: string;
+  /** Octal, as a string ("022"): what new files and folders leave out of rw-rw-rw- and rwxrwxrwx. */
+  umask?: string;
 }
 
 type Kind = 'string' | 'number' | 'boolean' | 'string[]';
@@ -39,7 +41,7 @@ const SCHEMA: Record<keyof ServeSettings, Kind> = {
   tlsSelfSigned: 'boolean', implicitTlsPort: 'number', requireTls: 'boolean', requireTlsReuse: 'boolean',
   anonymousWithoutTls: 'boolean',  logLevel: 'string', logFormat: 'string', idleTimeout: 'number', anonymousUploadDir: 'string',
   atomicUploads: 'boolean', partialUploads: 'string', maxSessions: 'number', maxSessionsPerAddress: 'number',
-  banAfter: 'number', runAs: 'string',
+  banAfter: 'number', runAs: 'string', umask: 'string',
 };
 
 const camel = (k: string) => k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -72,7 +74,7 @@ export function validateSettings(raw: unknown, source: string): Partial<ServeSet
     if (!ok) {
       const want = kind === 'string[]' ? 'a list of strings'
         : kind === 'number' ? `a whole number from ${min}${max === Infinity ? ' up' : ` to ${max}`}`
-        : name === 'pasvRange' ? 'a string like 50000-50100' : `a ${kind}`;
+        : name === 'pasvRange' ? 'a string like 50000-50100' : name === 'umask' ? 'an octal string like "022"' : `a ${kind}`;
       throw new Error(`${source}: ${shown} must be ${want}`);
     }
     const choices = CHOICES[name];

@@ -18,6 +18,13 @@ const DEFAULTS: ServeSettings = {
   requireTls: false, requireTlsReuse: false, anonymousWithoutTls: false, logLevel: 'info', atomicUploads: false,
 };
 
+/** `--umask 027` as a number; octal digits only, so a YAML 022 read as the number 22 is caught by the schema. */
+export function parseUmask(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^0?[0-7]{1,3}$/.test(value)) throw new Error(`--umask wants octal digits like 022 or 077, got '${value}'`);
+  return parseInt(value, 8);
+}
+
 function parseRunAs(value: string | undefined): FtpServerOptions['runAs'] {
   if (!value) return undefined;
   const [user, group] = value.split(':');
@@ -50,6 +57,7 @@ export async function buildServer(settings: ServeSettings, logger: Logger): Prom
     throw new Error(`anonymous root folder not found: ${path.resolve(settings.anonymousRoot)}`);
   }
   checkTlsSettings(settings);
+  const umask = parseUmask(settings.umask);
   const notes: string[] = [];
   const users = settings.user.map((u) => parseUserFlag(u, root));
   // No accounts at all: serve the folder anonymously, read-only (the zero-config quick start).
@@ -83,6 +91,7 @@ export async function buildServer(settings: ServeSettings, logger: Logger): Prom
     maxSessionsPerAddress: settings.maxSessionsPerAddress,
     banAfterFailures: settings.banAfter,
     runAs: parseRunAs(settings.runAs),
+    umask,
   };
   if (settings.users) {
     const { UsersFileAuthenticator } = await import('../server/auth/users-file.js');
@@ -104,6 +113,8 @@ export async function buildServer(settings: ServeSettings, logger: Logger): Prom
     notes.push(`self-signed certificate, SHA-256 fingerprint ${cert.fingerprint256}`);
   }
   const { FtpServer } = await serverModule();
+  // The process is the server: its umask is the one every upload and MKD is created under.
+  if (umask !== undefined) process.umask(umask);
   return { server: new FtpServer(options), notes };
 }
 
@@ -144,6 +155,7 @@ export function registerServe(program: Command): void {
     .option('--max-sessions-per-address <n>', 'sessions from one address (default 50, 0 = no limit)', (v) => Number(v))
     .option('--ban-after <n>', 'ban an address for 15 minutes after n failed logins in 10 minutes (default 10, 0 = never)', (v) => Number(v))
     .option('--run-as <user[:group]>', 'drop root privileges to this user after binding the ports')
+    .option('--umask <octal>', 'permissions left out of new files (rw-rw-rw-) and folders (rwxrwxrwx), e.g. 002 for group-writable uploads (default: the process umask, usually 022)')
     .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']))
     .addOption(new Option('--log-format <format>', 'log format (default: pretty on a terminal, json otherwise)').choices(['json', 'pretty']))
     .action(async (flags: Record<string, unknown>) => {

@@ -44,6 +44,11 @@ export interface FtpServerOptions {
   port?: number;
   /** Default folder that becomes "/" for users without a root of their own; default the current folder. */
   root?: string;
+  /**
+   * Permission bits that files and folders created by uploads and MKD leave out (LocalStorage's
+   * `umask`); default 0o022. The process umask applies as well.
+   */
+  umask?: number;
   /** Storage per account; default a LocalStorage on the account's root. */
   storage?: (account: Account) => Storage;
   /** Users for the built-in authenticator. */
@@ -116,6 +121,9 @@ export function parsePortRange(value: [number, number] | string | undefined): [n
 }
 
 function resolveOptions(o: FtpServerOptions, pasvAddress: () => string | undefined): ResolvedOptions {
+  if (o.umask !== undefined && (!Number.isInteger(o.umask) || o.umask < 0 || o.umask > 0o777)) {
+    throw new Error(`umask must be from 0 to 0o777, got ${String(o.umask)}`);
+  }
   const req = o.requireTls;
   const requireTls = typeof req === 'object'
     ? { control: req.control ?? true, data: req.data ?? true, anonymousExempt: req.anonymousExempt ?? false }
@@ -232,7 +240,7 @@ export class FtpServer extends EventEmitter {
   private localStorage(root: string): LocalStorage {
     let s = this.localStorages.get(root);
     if (!s) {
-      s = new LocalStorage(root);
+      s = new LocalStorage(root, { umask: this.options.umask });
       this.localStorages.set(root, s);
     }
     return s;

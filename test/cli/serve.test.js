@@ -107,6 +107,35 @@ test('--require-tls --anonymous-without-tls: anonymous downloads in clear text, 
   }
 });
 
+test('--umask 002: uploads and new folders are group-writable; a umask that is not octal is refused', async () => {
+  const dir = await tempDir();
+  const src = path.join(dir, 'src.txt');
+  await fs.writeFile(src, 'shared');
+  await fs.mkdir(path.join(dir, 'served'));
+  const s = await serve(['--root', path.join(dir, 'served'), '--user', 'erin:pw-erin-1', '--umask', '002'], dir);
+  try {
+    const up = await run('curl', ['-sS', '--max-time', '20', '--user', 'erin:pw-erin-1', '-T', src, '-Q', 'MKD team', `ftp://127.0.0.1:${s.port}/shared.txt`]);
+    assert.equal(up.status, 0, up.stderr);
+    assert.equal(await fs.readFile(path.join(dir, 'served', 'shared.txt'), 'utf8'), 'shared');
+    assert.equal((await fs.stat(path.join(dir, 'served', 'shared.txt'))).mode & 0o777, 0o664);
+    assert.equal((await fs.stat(path.join(dir, 'served', 'team'))).mode & 0o777, 0o775);
+  } finally {
+    s.proc.kill('SIGTERM');
+    assert.equal(await exited(s.proc), 0);
+  }
+  await fs.writeFile(path.join(dir, 'bad.yaml'), 'umask: 022\n');
+  for (const [args, message] of [
+    [['--umask', '999'], /--umask wants octal digits like 022/],
+    [['--umask', 'u=rwx'], /--umask wants octal digits like 022/],
+    [['--config', path.join(dir, 'bad.yaml')], /'umask' must be an octal string like "022"/],
+  ]) {
+    const r = await run(process.execPath, [BIN, 'serve', '--port', '0', ...args]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, message);
+  }
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
 test('bad settings are refused with a clear message and exit code 1', async () => {
   const r1 = await run(process.execPath, [BIN, 'serve', '--port', '0', '--pasv-range', '10-5']);
   assert.equal(r1.status, 1);

@@ -65,6 +65,28 @@ test('local storage: REST offset keeps the prefix and replaces the tail; beyond 
   await assert.rejects(s.createWriteStream('/r.bin', { exclusive: true }), { code: 'EEXIST' });
 });
 
+test('local storage: new files and folders get rw-rw-rw- and rwxrwxrwx less the umask (default 022), whatever the process umask leaves', async () => {
+  const old = process.umask(0);
+  try {
+    const cases = [[undefined, 0o644, 0o755], [0o027, 0o640, 0o750], [0o002, 0o664, 0o775], [0o077, 0o600, 0o700]];
+    for (const [umask, fileMode, dirMode] of cases) {
+      const s = new LocalStorage(root, umask === undefined ? {} : { umask });
+      const tag = (umask ?? 'default').toString(8);
+      const w = await s.openWriter(`/mode-${tag}.txt`);
+      await w.close();
+      assert.equal((await fs.stat(path.join(root, `mode-${tag}.txt`))).mode & 0o777, fileMode, `file, umask ${tag}`);
+      const st = await s.createWriteStream(`/stream-${tag}.txt`);
+      await new Promise((res, rej) => st.end('x', (e) => (e ? rej(e) : res())));
+      assert.equal((await fs.stat(path.join(root, `stream-${tag}.txt`))).mode & 0o777, fileMode, `stream, umask ${tag}`);
+      await s.mkdir(`/dir-${tag}`);
+      assert.equal((await fs.stat(path.join(root, `dir-${tag}`))).mode & 0o777, dirMode, `folder, umask ${tag}`);
+    }
+    assert.throws(() => new LocalStorage(root, { umask: 0o1000 }), /umask/);
+  } finally {
+    process.umask(old);
+  }
+});
+
 test('memory storage: the same contract', async () => {
   const m = new MemoryStorage();
   await m.mkdir('/d');

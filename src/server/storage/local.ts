@@ -42,7 +42,7 @@ interface MetaOps {
   open(p: string, flags: number, mode: number): number | Promise<number>;
   close(fd: number): void | Promise<void>;
   ftruncate(fd: number, len: number): void | Promise<void>;
-  mkdir(p: string): unknown;
+  mkdir(p: string, mode: number): unknown;
   rmdir(p: string): void | Promise<void>;
   unlink(p: string): void | Promise<void>;
   rename(a: string, b: string): void | Promise<void>;
@@ -58,7 +58,7 @@ const direct: MetaOps = {
   open: (p, f, m) => fs.openSync(p, f, m),
   close: (fd) => fs.closeSync(fd),
   ftruncate: (fd, len) => fs.ftruncateSync(fd, len),
-  mkdir: (p) => fs.mkdirSync(p),
+  mkdir: (p, m) => fs.mkdirSync(p, m),
   rmdir: (p) => fs.rmdirSync(p),
   unlink: (p) => fs.unlinkSync(p),
   rename: (a, b) => fs.renameSync(a, b),
@@ -74,7 +74,7 @@ const threaded: MetaOps = {
   open: promisify(fs.open) as (p: string, f: number, m: number) => Promise<number>,
   close: promisify(fs.close),
   ftruncate: promisify(fs.ftruncate) as (fd: number, len: number) => Promise<void>,
-  mkdir: promisify(fs.mkdir),
+  mkdir: promisify(fs.mkdir) as (p: string, m: number) => Promise<unknown>,
   rmdir: promisify(fs.rmdir),
   unlink: promisify(fs.unlink),
   rename: promisify(fs.rename),
@@ -146,14 +146,26 @@ export interface LocalStorageOptions {
    * Default true: far faster on local disks. Set false when the root is on a network filesystem.
    */
   directMetadata?: boolean;
+  /**
+   * Permission bits new files (from rw-rw-rw-) and folders (from rwxrwxrwx) leave out; default
+   * 0o022 (rw-r--r--, rwxr-xr-x). The process umask applies too, so it can only take more away.
+   */
+  umask?: number;
 }
 
 export class LocalStorage implements Storage {
   private rootReal: string | undefined;
   private readonly ops: MetaOps;
 
+  private readonly fileMode: number;
+  private readonly dirMode: number;
+
   constructor(private readonly root: string, options: LocalStorageOptions = {}) {
     this.ops = options.directMetadata === false ? threaded : direct;
+    const umask = options.umask ?? 0o022;
+    if (!Number.isInteger(umask) || umask < 0 || umask > 0o777) throw new Error(`umask must be from 0 to 0o777, got ${String(umask)}`);
+    this.fileMode = 0o666 & ~umask;
+    this.dirMode = 0o777 & ~umask;
   }
 
   /** The root's real path, resolved once: everything is checked against it. */
@@ -398,7 +410,7 @@ export class LocalStorage implements Storage {
     if (options.exclusive) flags |= c.O_EXCL;
     if (options.append) flags |= c.O_APPEND;
     else if (!options.start) flags |= c.O_TRUNC;
-    const fd = await guard(() => this.ops.open(real, flags, 0o644));
+    const fd = await guard(() => this.ops.open(real, flags, this.fileMode));
     try {
       // REST n + STOR: keep the first n bytes, replace the rest with what the client sends.
       if (options.start) await this.ops.ftruncate(fd, options.start);
@@ -423,7 +435,7 @@ export class LocalStorage implements Storage {
 
   async mkdir(vpath: string): Promise<void> {
     const real = await this.real(vpath, true);
-    await guard(() => this.ops.mkdir(real));
+    await guard(() => this.ops.mkdir(real, this.dirMode));
   }
 
   async rmdir(vpath: string): Promise<void> {
