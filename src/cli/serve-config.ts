@@ -32,6 +32,8 @@ export interface ServeSettings {
   runAs?: string;
   /** Octal, as a string ("022"): what new files and folders leave out of rw-rw-rw- and rwxrwxrwx. */
   umask?: string;
+  allowFrom?: string[];
+  denyFrom?: string[];
 }
 
 type Kind = 'string' | 'number' | 'boolean' | 'string[]';
@@ -41,7 +43,7 @@ const SCHEMA: Record<keyof ServeSettings, Kind> = {
   tlsSelfSigned: 'boolean', implicitTlsPort: 'number', requireTls: 'boolean', requireTlsReuse: 'boolean',
   anonymousWithoutTls: 'boolean',  logLevel: 'string', logFormat: 'string', idleTimeout: 'number', anonymousUploadDir: 'string',
   atomicUploads: 'boolean', partialUploads: 'string', maxSessions: 'number', maxSessionsPerAddress: 'number',
-  banAfter: 'number', runAs: 'string', umask: 'string',
+  banAfter: 'number', runAs: 'string', umask: 'string', allowFrom: 'string[]', denyFrom: 'string[]',
 };
 
 const camel = (k: string) => k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());

@@ -25,6 +25,11 @@ export function parseUmask(value: string | undefined): number | undefined {
   return parseInt(value, 8);
 }
 
+/** Comma-separated, repeatable: `--allow-from 10.0.0.0/8 --allow-from 192.0.2.7,2001:db8::/32`. */
+function addressList(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), ...value.split(',').map((v) => v.trim()).filter(Boolean)];
+}
+
 function parseRunAs(value: string | undefined): FtpServerOptions['runAs'] {
   if (!value) return undefined;
   const [user, group] = value.split(':');
@@ -92,6 +97,8 @@ export async function buildServer(settings: ServeSettings, logger: Logger): Prom
     banAfterFailures: settings.banAfter,
     runAs: parseRunAs(settings.runAs),
     umask,
+    allowFrom: settings.allowFrom,
+    denyFrom: settings.denyFrom,
   };
   if (settings.users) {
     const { UsersFileAuthenticator } = await import('../server/auth/users-file.js');
@@ -113,9 +120,16 @@ export async function buildServer(settings: ServeSettings, logger: Logger): Prom
     notes.push(`self-signed certificate, SHA-256 fingerprint ${cert.fingerprint256}`);
   }
   const { FtpServer } = await serverModule();
+  let server: FtpServer;
+  try {
+    server = new FtpServer(options);
+  } catch (err) {
+    // Said in the operator's terms: the flag, not the library option.
+    throw new Error((err as Error).message.replace(/^allowFrom/, '--allow-from').replace(/^denyFrom/, '--deny-from'));
+  }
   // The process is the server: its umask is the one every upload and MKD is created under.
   if (umask !== undefined) process.umask(umask);
-  return { server: new FtpServer(options), notes };
+  return { server, notes };
 }
 
 /** Subject and expiry at start and on each reload: an expired certificate fails every client, and says so only there. */
@@ -155,6 +169,8 @@ export function registerServe(program: Command): void {
     .option('--max-sessions-per-address <n>', 'sessions from one address (default 50, 0 = no limit)', (v) => Number(v))
     .option('--ban-after <n>', 'ban an address for 15 minutes after n failed logins in 10 minutes (default 10, 0 = never)', (v) => Number(v))
     .option('--run-as <user[:group]>', 'drop root privileges to this user after binding the ports')
+    .option('--allow-from <list>', 'only these addresses and CIDR ranges may connect (comma-separated, repeatable), e.g. 10.0.0.0/8,2001:db8::/32', addressList, undefined)
+    .option('--deny-from <list>', 'these addresses and CIDR ranges may not connect (comma-separated, repeatable)', addressList, undefined)
     .option('--umask <octal>', 'permissions left out of new files (rw-rw-rw-) and folders (rwxrwxrwx), e.g. 002 for group-writable uploads (default: the process umask, usually 022)')
     .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']))
     .addOption(new Option('--log-format <format>', 'log format (default: pretty on a terminal, json otherwise)').choices(['json', 'pretty']))

@@ -14,6 +14,7 @@ import { LocalStorage } from './storage/local.js';
 import type { Storage } from './storage/storage.js';
 import { normalizeIp } from '../protocol/address.js';
 import { LoginBan } from './policy/login-ban.js';
+import { AddressFilter } from './policy/address-filter.js';
 import { TimeoutSweep, sweepTick } from './policy/timeout-sweep.js';
 import { RateLimit } from './policy/rate-limit.js';
 
@@ -100,6 +101,13 @@ export interface FtpServerOptions {
   partialUploads?: 'keep' | 'delete';
   /** After listen(), switch to this user (and group) when started as root, e.g. to bind port 21. */
   runAs?: { user: string | number; group?: string | number };
+  /**
+   * Only these client addresses and CIDR ranges (`10.0.0.0/8`, `2001:db8::/32`) may connect;
+   * default: any. Others get `421` and are closed before any command is read.
+   */
+  allowFrom?: string[];
+  /** These addresses and ranges may not connect, even when `allowFrom` includes them. */
+  denyFrom?: string[];
   /** How long close() lets running transfers finish before cutting them. */
   shutdownGraceMs?: number;
   logger?: Logger | 'stderr';
@@ -164,6 +172,7 @@ export class FtpServer extends EventEmitter {
   /** LocalStorage holds no per-session state, so one per root serves every login to it. */
   private readonly localStorages = new Map<string, LocalStorage>();
   private readonly ban: LoginBan;
+  private readonly addresses: AddressFilter;
   private readonly sweep: TimeoutSweep;
   private secureContext: tls.SecureContext | undefined;
   private plainServer: net.Server | undefined;
@@ -181,6 +190,7 @@ export class FtpServer extends EventEmitter {
     this.authenticator = options.authenticator ?? new StaticAuthenticator(options.users ?? [], anonymous);
     if (options.tls) this.secureContext = this.buildContext(options.tls);
     this.ctx = this.context();
+    this.addresses = new AddressFilter(options.allowFrom, options.denyFrom);
     this.ban = new LoginBan({
       maxFailures: options.banAfterFailures ?? 10,
       windowMs: options.banWindowMs ?? 10 * 60_000,
@@ -264,6 +274,11 @@ export class FtpServer extends EventEmitter {
   private accept(socket: net.Socket, implicit: boolean) {
     if (this.closing) { socket.destroy(); return; }
     const ip = normalizeIp(socket.remoteAddress ?? '');
+    if (!this.addresses.allows(ip)) {
+      this.logger.debug({ remote: ip }, 'connection refused: address not allowed');
+      if (implicit) socket.destroy(); else this.refuse(socket, 'Not allowed from your address.');
+      return;
+    }
     if (this.ban.isBanned(ip)) {
       // Plain text even on the implicit-TLS port: the client gets nothing to handshake with.
       if (implicit) socket.destroy(); else this.refuse(socket, 'Too many failed logins from your address; try later.');

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from '../helpers/run.js';
 import { BIN, serve, exited } from '../helpers/serve-cli.js';
+import { RawClient } from '../helpers/raw-client.js';
 
 async function tempDir() {
   return fs.mkdtemp(path.join(os.tmpdir(), 'wharf-cli-'));
@@ -130,6 +131,27 @@ test('--umask 002: uploads and new folders are group-writable; a umask that is n
     [['--config', path.join(dir, 'bad.yaml')], /'umask' must be an octal string like "022"/],
   ]) {
     const r = await run(process.execPath, [BIN, 'serve', '--port', '0', ...args]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, message);
+  }
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+test('--allow-from and --deny-from: lists of addresses and ranges, repeatable, comma-separated; a bad entry is named', async () => {
+  const dir = await tempDir();
+  const greet = async (port) => {
+    const c = await RawClient.connect(port);
+    try { return c.greeting.code; } finally { c.close(); }
+  };
+  const refused = await serve(['--root', dir, '--allow-from', '192.0.2.0/24,2001:db8::/32', '--allow-from', '10.9.8.7'], dir);
+  try { assert.equal(await greet(refused.port), 421); } finally { refused.proc.kill('SIGTERM'); await exited(refused.proc); }
+  const allowed = await serve(['--root', dir, '--allow-from', '192.0.2.0/24', '--allow-from', '127.0.0.0/8', '--deny-from', '127.0.0.9'], dir);
+  try { assert.equal(await greet(allowed.port), 220); } finally { allowed.proc.kill('SIGTERM'); await exited(allowed.proc); }
+  for (const [args, message] of [
+    [['--allow-from', '10.0.0.0/8,300.1.1.1'], /--allow-from: '300.1.1.1' is not an IP address or CIDR range/],
+    [['--deny-from', '::1/200'], /--deny-from: '::1\/200' needs a prefix length from 0 to 128/],
+  ]) {
+    const r = await run(process.execPath, [BIN, 'serve', '--port', '0', '--root', dir, ...args]);
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, message);
   }

@@ -30,11 +30,11 @@ export class RawClient {
     if (w) w.resolve(r); else this.replies.push(r);
   }
 
-  static connect(port, host = '127.0.0.1', { implicitTls = false } = {}) {
+  static connect(port, host = '127.0.0.1', { implicitTls = false, localAddress } = {}) {
     return new Promise((resolve, reject) => {
       const s = implicitTls
-        ? tls.connect({ port, host, rejectUnauthorized: false })
-        : net.connect({ port, host });
+        ? tls.connect({ port, host, localAddress, rejectUnauthorized: false })
+        : net.connect({ port, host, localAddress });
       const timer = setTimeout(() => { s.destroy(); reject(new Error('connect timeout')); }, TIMEOUT);
       s.once(implicitTls ? 'secureConnect' : 'connect', async () => {
         clearTimeout(timer);
