@@ -68,8 +68,10 @@ export function promptPassword(question: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const input = process.stdin;
     if (!input.isTTY) { reject(new Error('a password is needed: give it in WHARF_PASSWORD or ~/.netrc')); return; }
-    process.stderr.write(question);
+    // Echo off before the prompt shows: keys typed (or sent by a script) as soon as it appears
+    // would otherwise be echoed by the terminal before raw mode takes over.
     input.setRawMode(true);
+    process.stderr.write(question);
     input.resume();
     input.setEncoding('utf8');
     let answer = '';

@@ -1,6 +1,7 @@
 // `wharf passwd`: read a password without echo and print a users-file entry with its scrypt hash.
 import type { Command } from 'commander';
 import { hashPassword } from '../server/auth/password-hash.js';
+import { promptPassword } from './credentials.js';
 
 /** Read one line from stdin; on a terminal, with echo off so the password never shows. */
 async function readPassword(prompt: string): Promise<string> {
@@ -13,22 +14,7 @@ async function readPassword(prompt: string): Promise<string> {
     }
     return data.split(/\r?\n/)[0] ?? '';
   }
-  process.stderr.write(prompt);
-  stdin.setRawMode(true);
-  stdin.resume();
-  return new Promise((resolve, reject) => {
-    let pw = '';
-    const onData = (buf: Buffer) => {
-      for (const ch of buf.toString('utf8')) {
-        if (ch === '\r' || ch === '\n') { done(); resolve(pw); return; }
-        if (ch === '\u0003') { done(); reject(new Error('cancelled')); return; }
-        if (ch === '\u007f' || ch === '\b') pw = pw.slice(0, -1);
-        else pw += ch;
-      }
-    };
-    const done = () => { stdin.off('data', onData); stdin.setRawMode(false); stdin.pause(); process.stderr.write('\n'); };
-    stdin.on('data', onData);
-  });
+  return promptPassword(prompt);
 }
 
 export function registerPasswd(program: Command): void {
