@@ -500,7 +500,8 @@ export async function mirrorUp(client: FtpClient, connect: () => Promise<FtpClie
   await runPool(client, connect, options.parallel ?? 4, tasks, async (c, t) => {
     options.onFile?.({ path: t.rel, action: t.offset ? 'resume' : 'transfer' });
     // The path, not a stream: the client reads regular files in large positioned chunks.
-    result.bytes += await c.upload(t.local, t.remote, { offset: t.offset, signal: options.signal, onProgress: options.onProgress });
+    const n = await c.upload(t.local, t.remote, { offset: t.offset, signal: options.signal, onProgress: options.onProgress });
+    result.bytes += n; // not `+= await`: that reads bytes before the await and loses the other workers' counts
     if (t.offset) result.resumed++; else result.transferred++;
     // Without MFMT the copy keeps its upload time, which is later than the source's: current too.
     if (canSetTime && t.modified !== undefined) await c.setLastModified(t.remote, new Date(t.modified)).catch(() => undefined);
