@@ -101,6 +101,22 @@ const DOS_RE = /^(\d{2})-(\d{2})-(\d{2,4})\s+(\d{1,2}):(\d{2})\s*([AaPp][Mm])?\s
 /** IIS with ISO dates (`2021-02-13  15:48`), as some regional settings print them. */
 const DOS_ISO_RE = /^(\d{4})-(\d{2})-(\d{2})\s+(\d{1,2}):(\d{2})\s*([AaPp][Mm])?\s+(<DIR>|\d+)\s+(.+)$/;
 
+/** IIS's own layout: `MM-DD-YY  hh:mmAM` (or a 4-digit year), then a field of 22 columns for `<DIR>` or the size. */
+const IIS_STAMP = /^\d{2}-\d{2}-\d{2}(?:\d{2})?  \d{2}:\d{2}[AP]M/;
+
+/**
+ * IIS puts every name at the same column (39 with 2-digit years), after a space: a name that
+ * starts with spaces keeps them there, where the pattern's `\s+` would have taken them.
+ */
+function iisName(line: string, name: string): string {
+  const stamp = IIS_STAMP.exec(line);
+  if (!stamp) return name;
+  const col = stamp[0].length + 22;
+  if (line.length - name.length <= col || line[col - 1] !== ' ') return name;
+  if (!/^\s+(<DIR>|\d+)$/.test(line.slice(stamp[0].length, col).trimEnd())) return name;
+  return line.slice(col);
+}
+
 export function parseDosLine(line: string): FileInfo | undefined {
   let m = DOS_RE.exec(line);
   if (!m) {
@@ -119,7 +135,7 @@ export function parseDosLine(line: string): FileInfo | undefined {
   }
   const dir = sizeOrDir === '<DIR>';
   return {
-    name: name!, type: dir ? 'dir' : 'file', size: dir ? 0 : Number(sizeOrDir),
+    name: iisName(line, name!), type: dir ? 'dir' : 'file', size: dir ? 0 : Number(sizeOrDir),
     modified: new Date(Date.UTC(year, Number(mo) - 1, Number(d), hour, Number(mi))), raw: line,
   };
 }

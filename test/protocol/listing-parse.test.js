@@ -71,6 +71,22 @@ test('IIS / Windows: 12-hour and 24-hour clocks, two- and four-digit and ISO dat
   assert.equal(parseDosLine('13-45-21  03:48PM  1 impossible-date'), undefined);
 });
 
+test('IIS: a name that starts with spaces keeps them (names sit at column 39, or 41 with 4-digit years)', () => {
+  const text = [
+    '02-12-26  07:01PM       <DIR>          folder',
+    '02-12-26  07:01PM       <DIR>            two lead',
+    '02-12-26  07:01PM                 1234 file.txt',
+    '02-12-26  07:01PM                 1234   sp.txt',
+    '02-12-2026  07:01PM                 1234  four-digit.txt',
+  ].join('\r\n');
+  assert.deepEqual(parseListing(text, NOW).map((e) => [e.name, e.type]), [
+    ['folder', 'dir'], ['  two lead', 'dir'], ['file.txt', 'file'], ['  sp.txt', 'file'], [' four-digit.txt', 'file'],
+  ]);
+  // Other DOS-like layouts (not IIS's columns) keep the name after the blanks, as before.
+  assert.equal(parseDosLine('01-15-24  03:04PM  1234 other').name, 'other');
+  assert.equal(parseDosLine('02-12-26  07:01PM 123456789012345678901 big').name, 'big');
+});
+
 test('MLSD from several servers: fact order and case, cdir/pdir dropped, symlinks, spaces in names', () => {
   const text = [
     'type=cdir;modify=20261125100000;perm=flcdmpe; .',
