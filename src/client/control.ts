@@ -115,6 +115,9 @@ export class ControlConnection {
     });
   }
 
+  /** A note of the client's own in the conversation log (not sent). */
+  note(text: string): void { this.options.log?.(`# ${text}`); }
+
   write(command: string): void {
     if (this.failure) throw this.failure;
     this.options.log?.(`> ${redact(command)}`);
