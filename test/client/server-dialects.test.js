@@ -234,3 +234,46 @@ test('active mode refused for good (port_enable=NO): falls back to passive; a 4x
     await none.close();
   }
 });
+
+test('MLST in FEAT but MLSD answered 502: listings fall back to LIST, and MLSD is not asked again', async () => {
+  const srv = await dialectServer('filezilla', { tree: { '/d/a.txt': 'a', '/d/sub/b.txt': 'bb' }, overrides: { MLSD: () => '502 Command not implemented.' } });
+  const c = await connect(srv.port);
+  try {
+    assert.deepEqual((await c.list('d')).map((e) => [e.name, e.type]).sort(), [['a.txt', 'file'], ['sub', 'dir']]);
+    assert.deepEqual((await c.list('d/sub')).map((e) => e.name), ['b.txt']);
+    assert.equal(srv.commands.filter((l) => l.startsWith('MLSD')).length, 1);
+    // A missing folder is still an error, not an empty listing.
+    await assert.rejects(c.list('nowhere'), (err) => err.code === 550);
+  } finally {
+    await c.close();
+    await srv.close();
+  }
+  // A 550 to MLSD is about the folder: it stands, and MLSD stays in use.
+  const fz = await dialectServer('filezilla', { tree: { '/d/a.txt': 'a' } });
+  const f = await connect(fz.port);
+  try {
+    await assert.rejects(f.list('nowhere'), (err) => err.code === 550);
+    await f.list('d');
+    assert.deepEqual(fz.commands.filter((l) => /^(MLSD|LIST)/.test(l)), ['MLSD nowhere', 'MLSD d']);
+  } finally {
+    await f.close();
+    await fz.close();
+  }
+});
+
+test('MKD answered 250 instead of 257 is a folder made (mkdir, ensureDir)', async () => {
+  const srv = await dialectServer('bare', {
+    overrides: { MKD: (a, ctx, defaults) => { srv.files.set(`/${a.replace(/^\/+/, '')}`, { dir: true, mtime: new Date() }); void ctx; void defaults; return '250 MKD command successful.'; } },
+  });
+  const c = await connect(srv.port);
+  try {
+    await c.mkdir('made');
+    await c.ensureDir('/x/y');
+    assert.ok(srv.files.get('/made')?.dir);
+    assert.ok(srv.files.get('/x/y')?.dir);
+    assert.deepEqual(srv.commands.filter((l) => /^(MKD|CWD|MLST)/.test(l)), ['MKD made', 'MKD /x', 'MKD /x/y']);
+  } finally {
+    await c.close();
+    await srv.close();
+  }
+});
