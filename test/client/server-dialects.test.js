@@ -277,3 +277,23 @@ test('MKD answered 250 instead of 257 is a folder made (mkdir, ensureDir)', asyn
     await srv.close();
   }
 });
+
+test('a server that hangs up after an idle timeout: the next call fails with its 421 reason', async () => {
+  // What ProFTPD's TimeoutIdle and IIS's connection timeout do: 421 unasked, then close.
+  const srv = await dialectServer('iis', {
+    overrides: {
+      OPTS: (_a, ctx) => {
+        setTimeout(() => { ctx.reply('421 Idle timeout (2 seconds): closing control connection'); ctx.ctl.end(); }, 100);
+        return '200 OPTS UTF8 command successful - UTF8 encoding now ON.';
+      },
+    },
+  });
+  const c = await connect(srv.port);
+  try {
+    await new Promise((r) => setTimeout(r, 400));
+    await assert.rejects(c.pwd(), (err) => err.name === 'FtpConnectionError' && /421 Idle timeout/.test(err.message));
+  } finally {
+    await c.close();
+    await srv.close();
+  }
+});
