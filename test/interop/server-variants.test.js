@@ -175,3 +175,22 @@ for (const v of VARIANTS) {
     });
   });
 }
+
+test('ProFTPD TimeoutIdle: the next call after the server hangs up fails with its 421 reason', async (t) => {
+  let peer;
+  try {
+    peer = await startPeer('proftpd', { config: { drop: ['TimeoutIdle'], extra: ['TimeoutIdle 1'] } });
+  } catch (err) {
+    if (!(err instanceof PeerUnavailableError) || process.env.CI) throw err;
+    t.skip(err.message);
+    return;
+  }
+  try {
+    const c = await FtpClient.connect({ host: peer.host, port: peer.port, user: peer.user, password: peer.password, timeouts: { connect: 10_000, reply: 10_000 } });
+    await new Promise((r) => setTimeout(r, 2500));
+    await assert.rejects(c.pwd(), (err) => err.name === 'FtpConnectionError' && /421 Idle timeout/.test(err.message));
+    await c.close();
+  } finally {
+    await peer.stop();
+  }
+});
