@@ -297,3 +297,27 @@ test('a server that hangs up after an idle timeout: the next call fails with its
     await srv.close();
   }
 });
+
+test('segmented download from a server without SIZE (502) is one ordinary download; with SIZE and REST it is split', async () => {
+  const big = crypto.randomBytes(3 * 1024 * 1024 + 5);
+  const env = { ...process.env, NETRC: '/nonexistent', WHARF_HISTFILE: '/dev/null' };
+  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'wharf-dialect-seg-'));
+  try {
+    for (const dialect of ['bare', 'iis']) {
+      const srv = await dialectServer(dialect, { tree: { '/big.bin': big } });
+      try {
+        const local = path.join(tmp, `${dialect}.bin`);
+        const r = await run(process.execPath, [BIN, 'get', '--segments', '3', `ftp://u:p@127.0.0.1:${srv.port}/big.bin`, local], { timeout: 30_000, env });
+        assert.equal(r.status, 0, `${dialect}: ${r.stderr}`);
+        assert.ok(big.equals(await fs.readFile(local)), dialect);
+        const rests = srv.commands.filter((l) => l.startsWith('REST ')).length;
+        if (dialect === 'bare') assert.equal(rests, 0, 'no ranges without a size');
+        else assert.ok(rests >= 2, 'split into ranges');
+      } finally {
+        await srv.close();
+      }
+    }
+  } finally {
+    await fs.rm(tmp, { recursive: true, force: true });
+  }
+});
