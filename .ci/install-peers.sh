@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install what the tests drive: FTP clients, and the peer servers (vsftpd, Pure-FTPd, ProFTPD, pyftpdlib).
+# Install what the tests drive: FTP clients, and the peer servers (vsftpd, Pure-FTPd, ProFTPD, pyftpdlib,
+# and the inetd-style GNU inetutils ftpd and netkit ftpd-ssl, started per connection by the tests).
 # vsftpd, pure-ftpd and proftpd conflict as installed packages (each provides ftp-server), so their
 # .debs are unpacked with dpkg -x into .peers/ and run from there; their libraries are installed normally.
 # Idempotent; needs root (CI and the development machines run as root).
@@ -20,7 +21,8 @@ apt-get install -y --no-install-recommends \
 peers=.peers
 mkdir -p "$peers/debs"
 # proftpd-mod-crypto (mod_tls) unpacks into the same tree as proftpd-core.
-for spec in vsftpd:vsftpd pure-ftpd:pure-ftpd proftpd-core:proftpd-core proftpd-mod-crypto:proftpd-core; do
+for spec in vsftpd:vsftpd pure-ftpd:pure-ftpd proftpd-core:proftpd-core proftpd-mod-crypto:proftpd-core \
+    inetutils-ftpd:inetutils-ftpd ftpd-ssl:ftpd-ssl; do
   pkg=${spec%%:*}; dir=$peers/${spec##*:}
   if [ -e "$peers/debs/.$pkg.done" ]; then continue; fi
   (cd "$peers/debs" && apt-get download "$pkg")
@@ -30,7 +32,8 @@ for spec in vsftpd:vsftpd pure-ftpd:pure-ftpd proftpd-core:proftpd-core proftpd-
 done
 
 # A run-time check that each unpacked server starts far enough to print its version.
-for bin in "$peers/vsftpd/usr/sbin/vsftpd" "$peers/pure-ftpd/usr/sbin/pure-ftpd" "$peers/proftpd-core/usr/sbin/proftpd"; do
+for bin in "$peers/vsftpd/usr/sbin/vsftpd" "$peers/pure-ftpd/usr/sbin/pure-ftpd" "$peers/proftpd-core/usr/sbin/proftpd" \
+    "$peers/inetutils-ftpd/usr/sbin/ftpd" "$peers/ftpd-ssl/usr/sbin/in.ftpd"; do
   if [ -x "$bin" ] && ldd "$bin" | grep -q 'not found'; then
     echo "missing libraries for $bin:"; ldd "$bin" | grep 'not found'
   fi

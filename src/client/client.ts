@@ -161,7 +161,8 @@ export class FtpClient extends EventEmitter {
 
   async cd(dir: string): Promise<void> { await this.run(`CWD ${dir}`); }
 
-  async mkdir(dir: string): Promise<void> { await this.run(`MKD ${dir}`, 257); }
+  /** MKD; RFC 959 says 257, some servers say 250, and both mean the folder was made. */
+  async mkdir(dir: string): Promise<void> { await this.run(`MKD ${dir}`, 257, 250); }
 
   async rename(from: string, to: string): Promise<void> {
     await this.ctl.exclusive(async () => {
@@ -207,7 +208,7 @@ export class FtpClient extends EventEmitter {
       for (const part of parts) {
         current = absolute || current !== '.' ? `${current}/${part}` : part;
         const r = await this.ctl.raw(`MKD ${current}`);
-        if (r.code === 257) continue;
+        if (r.code === 257 || r.code === 250) continue;
         // Exists already? Then CWD into it works; otherwise the MKD error stands.
         const probe = await this.ctl.raw(`MLST ${current}`);
         const isDir = probe.code === 250 ? /type=(dir|cdir|pdir)/i.test(probe.text) : await this.isDirByCwd(current);
@@ -367,14 +368,30 @@ export class FtpClient extends EventEmitter {
     return this.ctl.exclusive(() => this.listLocked(dir));
   }
 
+  /** The server listed MLST in FEAT but answered MLSD with 500/502/504: LIST from then on. */
+  private mlsdRefused = false;
+
   private async listLocked(dir: string): Promise<FileInfo[]> {
-    const useMlsd = this.features.has('MLST');
+    const useMlsd = this.features.has('MLST') && !this.mlsdRefused;
+    if (useMlsd) {
+      try {
+        return await this.transfers.run(`MLSD${dir ? ` ${dir}` : ''}`, 'A', 0, undefined, readListing);
+      } catch (err) {
+        // MLST without MLSD (RFC 3659 lets a server have one alone), or MLSD switched off:
+        // "not implemented" is about the command, not the folder; a 550 stands.
+        if (!(err instanceof FtpError) || ![500, 502, 504].includes(err.code)) throw err;
+        this.mlsdRefused = true;
+      }
+    }
+    return this.listByListLocked(dir);
+  }
+
+  private async listByListLocked(dir: string): Promise<FileInfo[]> {
     // LIST's argument is read by vsftpd, Pure-FTPd and others as `ls` options when it starts with
     // '-' (`LIST -dashdir` lists the current folder): such a relative name goes as `./-dashdir`.
     // MLSD takes a plain path name (RFC 3659).
-    const arg = !useMlsd && dir.startsWith('-') ? `./${dir}` : dir;
-    const command = (useMlsd ? 'MLSD' : 'LIST') + (arg ? ` ${arg}` : '');
-    return this.transfers.run(command, 'A', 0, undefined, readListing);
+    const arg = dir.startsWith('-') ? `./${dir}` : dir;
+    return this.transfers.run(`LIST${arg ? ` ${arg}` : ''}`, 'A', 0, undefined, readListing);
   }
 
   /** Facts about one path (MLST), or undefined when the server lacks MLST or the path is missing. */

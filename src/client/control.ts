@@ -76,7 +76,12 @@ export class ControlConnection {
       }
     });
     socket.on('error', (err) => this.fail(new FtpConnectionError(`control connection: ${err.message}`, err)));
-    socket.on('close', () => this.fail(new FtpConnectionError('control connection closed')));
+    socket.on('close', () => {
+      // A server that hangs up on its own says why first (ProFTPD: "421 Idle timeout (600
+      // seconds): closing control connection"); that reply, unread, is the reason to report.
+      const last = this.replies.at(-1);
+      this.fail(new FtpConnectionError(`control connection closed${last?.code === 421 ? ` by the server: ${last.code} ${last.text}` : ''}`));
+    });
   }
 
   private fail(err: Error) {
@@ -114,6 +119,9 @@ export class ControlConnection {
       this.waiters.push(waiter);
     });
   }
+
+  /** A note of the client's own in the conversation log (not sent). */
+  note(text: string): void { this.options.log?.(`# ${text}`); }
 
   write(command: string): void {
     if (this.failure) throw this.failure;

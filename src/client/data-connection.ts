@@ -17,8 +17,11 @@ export interface DataSettings {
   idleTimeoutMs: number;
 }
 
-/** What the client learned about the server: whether EPSV works. */
-export interface DataState { epsv: boolean | undefined }
+/**
+ * What the client learned about the server: whether EPSV works, and whether it refused the mode
+ * asked for (passive or active) so that the other one is used from then on.
+ */
+export interface DataState { epsv: boolean | undefined; switched?: boolean }
 
 /** A data connection set up before the transfer command; `open()` yields it once usable. */
 export interface PendingData {
@@ -163,6 +166,32 @@ async function prepareActive(ctl: ControlConnection, settings: DataSettings): Pr
   };
 }
 
-export function prepareData(ctl: ControlConnection, state: DataState, settings: DataSettings): Promise<PendingData> {
-  return settings.passive ? preparePassive(ctl, state, settings) : prepareActive(ctl, settings);
+/** A permanent refusal of a data connection mode: 5xx to PASV after EPSV's, or to PORT/EPRT. */
+function modeRefused(err: unknown, passive: boolean): boolean {
+  if (!(err instanceof FtpError) || err.code < 500) return false;
+  return passive ? /^PASV\b/.test(err.command ?? '') : /^(PORT|EPRT)\b/.test(err.command ?? '');
+}
+
+/**
+ * A data connection in the mode asked for, or in the other one when the server refuses that mode
+ * for good: vsftpd with `pasv_enable=NO` answers 550 to EPSV and PASV, with `port_enable=NO` 500
+ * to PORT and EPRT (as FileZilla does, the client falls back once and remembers). A 4xx, a
+ * timeout or a failed connection is not a refusal and stands.
+ */
+export async function prepareData(ctl: ControlConnection, state: DataState, settings: DataSettings): Promise<PendingData> {
+  const passive = state.switched ? !settings.passive : settings.passive;
+  try {
+    return passive ? await preparePassive(ctl, state, settings) : await prepareActive(ctl, settings);
+  } catch (err) {
+    if (state.switched || !modeRefused(err, passive)) throw err;
+    state.switched = true;
+    ctl.note(`${passive ? 'passive' : 'active'} mode refused (${(err as FtpError).code}): trying ${passive ? 'active' : 'passive'} mode`);
+    try {
+      return passive ? await prepareActive(ctl, settings) : await preparePassive(ctl, state, settings);
+    } catch (second) {
+      // Refused both ways: the first refusal says what the caller asked for.
+      if (modeRefused(second, !passive)) { state.switched = false; throw err; }
+      throw second;
+    }
+  }
 }

@@ -7,7 +7,7 @@ import type { FileInfo } from '../protocol/listing.js';
 import { parseListing, parseMlsxLine } from '../protocol/listing-parse.js';
 import { isSafeName } from '../protocol/path.js';
 import { AbortError, type FtpClient, type Progress } from './client.js';
-import { FtpConnectionError, FtpTimeoutError } from './errors.js';
+import { FtpConnectionError, FtpError, FtpTimeoutError } from './errors.js';
 
 export interface MirrorOptions {
   /** Connections used at once (default 4). */
@@ -500,7 +500,8 @@ export async function mirrorUp(client: FtpClient, connect: () => Promise<FtpClie
   await runPool(client, connect, options.parallel ?? 4, tasks, async (c, t) => {
     options.onFile?.({ path: t.rel, action: t.offset ? 'resume' : 'transfer' });
     // The path, not a stream: the client reads regular files in large positioned chunks.
-    result.bytes += await c.upload(t.local, t.remote, { offset: t.offset, signal: options.signal, onProgress: options.onProgress });
+    const n = await c.upload(t.local, t.remote, { offset: t.offset, signal: options.signal, onProgress: options.onProgress });
+    result.bytes += n; // not `+= await`: that reads bytes before the await and loses the other workers' counts
     if (t.offset) result.resumed++; else result.transferred++;
     // Without MFMT the copy keeps its upload time, which is later than the source's: current too.
     if (canSetTime && t.modified !== undefined) await c.setLastModified(t.remote, new Date(t.modified)).catch(() => undefined);
@@ -538,7 +539,8 @@ async function freeSpace(dir: string): Promise<number | undefined> {
 
 /**
  * One large file over N connections, each fetching its own byte range with REST. Falls back to
- * one ordinary download when the server cannot restart (no REST STREAM) or the file is small.
+ * one ordinary download when the server cannot restart (no REST STREAM), gives no SIZE, or the
+ * file is small.
  *
  * The segments go into a temporary file next to `local` (`.<name>.wharf-part-<random>`), which
  * replaces `local` only once every segment has brought its whole range and the total is the SIZE:
@@ -547,7 +549,13 @@ async function freeSpace(dir: string): Promise<number | undefined> {
  */
 export async function downloadSegmented(client: FtpClient, connect: () => Promise<FtpClient>, remote: string, local: string,
   options: { segments?: number; signal?: AbortSignal; onProgress?: (p: Progress) => void } = {}): Promise<number> {
-  const size = await client.size(remote);
+  // Without SIZE (502 from a bare RFC 959 server, or a 550 where it is refused) there are no
+  // ranges to split: one ordinary download, whose RETR says whether the file is there.
+  const size = await client.size(remote).catch((err: unknown) => {
+    if (err instanceof FtpError) return undefined;
+    throw err;
+  });
+  if (size === undefined) return client.download(remote, local, options);
   const segments = Math.max(1, Math.min(options.segments ?? 4, Math.floor(size / (1024 * 1024)) || 1));
   if (segments === 1 || !client.features.has('REST')) return client.download(remote, local, options);
   // Through a symbolic link to its file, as an ordinary download writes; the temporary file goes

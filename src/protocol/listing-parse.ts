@@ -75,22 +75,42 @@ const UNIX_RE = new RegExp(
   '(\\w{3})\\s+(\\d{1,2})\\s+(\\d{1,2}:\\d{2}(?::\\d{2})?|\\d{4})\\s' + // date
   '(.*)$');
 
+/**
+ * The same with GNU ls's ISO dates (`2026-11-20 09:15`, or with seconds and a zone), which servers
+ * that run /bin/ls (netkit ftpd) print under many locales other than C.
+ */
+const UNIX_ISO_RE = new RegExp(
+  '^([bcdlpsw-][rwxsStT-]{9})[+.@]?\\s+(?:(\\d+)\\s+)?(\\S+)\\s+(?:(\\S+)\\s+)?(\\d+|\\d+,\\s*\\d+)\\s+' +
+  '(\\d{4})-(\\d{2})-(\\d{2})\\s+(\\d{2}):(\\d{2})(?::(\\d{2})(?:\\.\\d+)?)?(?:\\s+([+-])(\\d{2})(\\d{2}))?\\s' +
+  '(.*)$');
+
 export function parseUnixLine(line: string, now = new Date()): FileInfo | undefined {
+  const iso = UNIX_RE.test(line) ? undefined : UNIX_ISO_RE.exec(line);
+  if (iso) {
+    const [, perm, , owner, group, size, y, mo, d, h, mi, sec, sign, zh, zm, rest] = iso as unknown as string[];
+    // Without a zone (long-iso) the time is taken as UTC, as the `ls -l` dates are; with one, as said.
+    const zone = sign ? (sign === '-' ? -1 : 1) * (Number(zh) * 60 + Number(zm)) * 60_000 : 0;
+    const when = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(sec ?? 0)) - zone);
+    return unixEntry(line, perm!, owner!, group, size!, Number.isNaN(when.getTime()) ? undefined : when, rest!);
+  }
   const m = UNIX_RE.exec(line);
   if (!m) return undefined;
   const [, perm, , owner, group, size, month, day, yt, rest] = m as unknown as string[];
-  const t = perm![0];
+  return unixEntry(line, perm!, owner!, group, size!, unixDate(month!, day!, yt!, now), rest!);
+}
+
+function unixEntry(line: string, perm: string, owner: string, group: string | undefined, size: string, modified: Date | undefined, rest: string): FileInfo | undefined {
+  const t = perm[0];
   const type: EntryType = t === 'd' ? 'dir' : t === 'l' ? 'link' : t === '-' ? 'file' : 'other';
-  let name = rest!;
+  let name = rest;
   let target: string | undefined;
   if (type === 'link') {
     const arrow = name.indexOf(' -> ');
     if (arrow >= 0) { target = name.slice(arrow + 4); name = name.slice(0, arrow); }
   }
   if (name === '' ) return undefined;
-  const info: FileInfo = { name, type, size: /,/.test(size!) ? 0 : Number(size), mode: modeFromString(perm!), owner: owner!, raw: line };
+  const info: FileInfo = { name, type, size: /,/.test(size) ? 0 : Number(size), mode: modeFromString(perm), owner, raw: line };
   if (group) info.group = group;
-  const modified = unixDate(month!, day!, yt!, now);
   if (modified) info.modified = modified;
   if (target !== undefined) info.target = target;
   return info;
@@ -100,6 +120,22 @@ export function parseUnixLine(line: string, now = new Date()): FileInfo | undefi
 const DOS_RE = /^(\d{2})-(\d{2})-(\d{2,4})\s+(\d{1,2}):(\d{2})\s*([AaPp][Mm])?\s+(<DIR>|\d+)\s+(.+)$/;
 /** IIS with ISO dates (`2021-02-13  15:48`), as some regional settings print them. */
 const DOS_ISO_RE = /^(\d{4})-(\d{2})-(\d{2})\s+(\d{1,2}):(\d{2})\s*([AaPp][Mm])?\s+(<DIR>|\d+)\s+(.+)$/;
+
+/** IIS's own layout: `MM-DD-YY  hh:mmAM` (or a 4-digit year), then a field of 22 columns for `<DIR>` or the size. */
+const IIS_STAMP = /^\d{2}-\d{2}-\d{2}(?:\d{2})?  \d{2}:\d{2}[AP]M/;
+
+/**
+ * IIS puts every name at the same column (39 with 2-digit years), after a space: a name that
+ * starts with spaces keeps them there, where the pattern's `\s+` would have taken them.
+ */
+function iisName(line: string, name: string): string {
+  const stamp = IIS_STAMP.exec(line);
+  if (!stamp) return name;
+  const col = stamp[0].length + 22;
+  if (line.length - name.length <= col || line[col - 1] !== ' ') return name;
+  if (!/^\s+(<DIR>|\d+)$/.test(line.slice(stamp[0].length, col).trimEnd())) return name;
+  return line.slice(col);
+}
 
 export function parseDosLine(line: string): FileInfo | undefined {
   let m = DOS_RE.exec(line);
@@ -119,7 +155,7 @@ export function parseDosLine(line: string): FileInfo | undefined {
   }
   const dir = sizeOrDir === '<DIR>';
   return {
-    name: name!, type: dir ? 'dir' : 'file', size: dir ? 0 : Number(sizeOrDir),
+    name: iisName(line, name!), type: dir ? 'dir' : 'file', size: dir ? 0 : Number(sizeOrDir),
     modified: new Date(Date.UTC(year, Number(mo) - 1, Number(d), hour, Number(mi))), raw: line,
   };
 }

@@ -75,4 +75,19 @@ describe('mirror against wharf', () => {
       await c.close();
     }
   });
+  test('mirrorUp counts the bytes of files uploaded in parallel (none lost between workers)', async () => {
+    const src = path.join(work, 'count-up');
+    const sizes = [70_000, 90_000, 110_000, 130_000, 150_000, 170_000];
+    await fs.mkdir(src, { recursive: true });
+    for (const [i, n] of sizes.entries()) await fs.writeFile(path.join(src, `f${i}.bin`), Buffer.alloc(n, i));
+    const c = await connect();
+    try {
+      const up = await mirrorUp(c, connect, src, 'count-up', { parallel: 3 });
+      assert.equal(up.transferred, sizes.length);
+      assert.equal(up.bytes, sizes.reduce((a, b) => a + b, 0));
+      for (const [i, n] of sizes.entries()) assert.equal((await fs.stat(path.join(srv.root, 'count-up', `f${i}.bin`))).size, n);
+    } finally {
+      await c.close();
+    }
+  });
 });

@@ -32,8 +32,9 @@ export const RFC959 = {
  * sending `file` (150, bytes, 226), ABOR with 225 and QUIT with 221; anything else gets 502.
  *
  * ctx: reply(text); passive() opens a passive listener (closing the one before) and resolves its
- * port; data() resolves the connection to the latest listener (undefined if none came within
- * PASSIVE_MS); file; ctl (the control socket); state ({}, for the script's own use, per connection).
+ * port; active(host, port) connects to the client instead (PORT/EPRT); data() resolves the latest
+ * data connection (undefined if none came within PASSIVE_MS); file; ctl (the control socket);
+ * state ({}, for the script's own use, per connection).
  *
  * `greeting` is written first (CRLF added), or nothing when it is null. The result has the port,
  * every command line received (`commands`), url(path) with a user and password, and close().
@@ -63,6 +64,18 @@ export async function fakeServer(handlers = {}, { file = Buffer.alloc(1000, 65),
         });
         ds.listen(0, '127.0.0.1', () => resolve(ds.address().port));
       }),
+      /** Active mode: connect to the client's host:port (PORT/EPRT); data() resolves to it. */
+      active: (host, port) => {
+        dataServer?.close();
+        dataSocket = new Promise((r) => {
+          const s = net.connect({ host, port });
+          track(s);
+          const timer = setTimeout(() => { s.destroy(); r(undefined); }, PASSIVE_MS);
+          s.once('connect', () => { clearTimeout(timer); r(s); });
+          s.once('error', () => { clearTimeout(timer); r(undefined); });
+        });
+        return dataSocket;
+      },
       file,
       ctl,
       state: {},

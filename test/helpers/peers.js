@@ -5,6 +5,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +13,8 @@ import { fileURLToPath } from 'node:url';
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const PEERS = path.join(REPO, '.peers');
 export const peerNames = ['vsftpd', 'pure-ftpd', 'proftpd', 'pyftpdlib'];
+/** Servers started per connection, as inetd would: GNU inetutils ftpd and netkit ftpd (ftpd-ssl). */
+export const inetdPeerNames = ['inetutils-ftpd', 'netkit-ftpd'];
 
 /** The system account the C servers log in as (they need a real uid); created on first use. */
 export const PEER_USER = 'wharftest';
@@ -24,7 +27,17 @@ const binaries = {
   vsftpd: path.join(PEERS, 'vsftpd/usr/sbin/vsftpd'),
   'pure-ftpd': path.join(PEERS, 'pure-ftpd/usr/sbin/pure-ftpd'),
   proftpd: path.join(PEERS, 'proftpd-core/usr/sbin/proftpd'),
+  'inetutils-ftpd': path.join(PEERS, 'inetutils-ftpd/usr/sbin/ftpd'),
+  'netkit-ftpd': path.join(PEERS, 'ftpd-ssl/usr/sbin/in.ftpd'),
 };
+
+/**
+ * A configuration's lines: the defaults less those starting with one of `drop`, then `extra`
+ * (vsftpd and ProFTPD take the last of a repeated setting).
+ */
+function edit(lines, { drop = [], extra = [] } = {}) {
+  return [...lines.filter((l) => !drop.some((d) => l.startsWith(d))), ...extra];
+}
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -84,12 +97,13 @@ async function selfSigned(dir) {
 }
 
 /** Wait for the 220 greeting: bounded tries, each with its own socket timeout. */
-async function waitForBanner(port, proc, output, timeoutMs = 10_000) {
+async function waitForBanner(port, proc, output, timeoutMs = 10_000, implicitTls = false) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (proc.exitCode !== null) throw new Error(`exited with ${proc.exitCode}: ${output()}`);
     const banner = await new Promise((resolve) => {
-      const s = net.connect({ port, host: '127.0.0.1' });
+      // Implicit FTPS (vsftpd's implicit_ssl) greets only inside TLS.
+      const s = implicitTls ? tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false }) : net.connect({ port, host: '127.0.0.1' });
       let text = '';
       s.setTimeout(1000, () => { s.destroy(); resolve(''); });
       s.on('data', (d) => { text += d; if (text.includes('\n')) { s.destroy(); resolve(text); } });
@@ -102,7 +116,7 @@ async function waitForBanner(port, proc, output, timeoutMs = 10_000) {
 }
 
 const configs = {
-  async vsftpd({ dir, root, port, range, tls, account }) {
+  async vsftpd({ dir, root, port, range, tls, account, config }) {
     const empty = path.join(dir, 'empty');
     await fs.mkdir(empty, { mode: 0o755 });
     const lines = [
@@ -119,12 +133,12 @@ const configs = {
         'force_local_data_ssl=YES', 'force_local_logins_ssl=YES', 'ssl_tlsv1=NO', 'ssl_sslv2=NO', 'ssl_sslv3=NO', 'ssl_ciphers=HIGH');
     }
     const conf = path.join(dir, 'vsftpd.conf');
-    await fs.writeFile(conf, lines.join('\n') + '\n');
+    await fs.writeFile(conf, edit(lines, config).join('\n') + '\n');
     void account;
     return { cmd: binaries.vsftpd, args: [conf] };
   },
 
-  async 'pure-ftpd'({ dir, root, port, range, tls, account, maxSessions }) {
+  async 'pure-ftpd'({ dir, root, port, range, tls, account, maxSessions, config }) {
     const pw = path.join(PEERS, 'pure-ftpd/usr/bin/pure-pw');
     const passwd = path.join(dir, 'pureftpd.passwd'), pdb = path.join(dir, 'pureftpd.pdb');
     const r = spawnSync(pw, ['useradd', PEER_USER, '-u', String(account.uid), '-g', String(account.gid), '-d', root, '-f', passwd, '-m', '-F', pdb],
@@ -143,12 +157,12 @@ const configs = {
     if (tls) {
       const pem = path.join(dir, 'pure-ftpd.pem');
       await fs.writeFile(pem, (await fs.readFile(tls.key, 'utf8')) + (await fs.readFile(tls.cert, 'utf8')));
-      args.push('-Y', '2', '-2', pem);
+      args.push('-Y', String(config?.tlsLevel ?? 2), '-2', pem);
     }
-    return { cmd: binaries['pure-ftpd'], args };
+    return { cmd: binaries['pure-ftpd'], args: [...args, ...(config?.extra ?? [])] };
   },
 
-  async proftpd({ dir, root, port, range, tls, account, maxSessions }) {
+  async proftpd({ dir, root, port, range, tls, account, maxSessions, config }) {
     const hash = spawnSync('openssl', ['passwd', '-6', PEER_PASSWORD], { encoding: 'utf8' }).stdout.trim();
     const users = path.join(dir, 'ftpd.passwd');
     await fs.writeFile(users, `${PEER_USER}:${hash}:${account.uid}:${account.gid}::${root}:/bin/bash\n`, { mode: 0o600 });
@@ -167,11 +181,11 @@ const configs = {
         'TLSProtocol TLSv1.2 TLSv1.3', 'TLSVerifyClient off', 'TLSOptions NoSessionReuseRequired', `TLSLog ${path.join(dir, 'tls.log')}`, '</IfModule>');
     }
     const conf = path.join(dir, 'proftpd.conf');
-    await fs.writeFile(conf, lines.join('\n') + '\n');
+    await fs.writeFile(conf, edit(lines, config).join('\n') + '\n');
     return { cmd: binaries.proftpd, args: ['--nodaemon', '-c', conf, '-q'] };
   },
 
-  async pyftpdlib({ dir, root, port, range, tls, maxSessions }) {
+  async pyftpdlib({ dir, root, port, range, tls, maxSessions, config }) {
     const script = path.join(dir, 'serve.py');
     await fs.writeFile(script, `
 import sys
@@ -191,6 +205,7 @@ h.authorizer = auth
 h.passive_ports = range(${range[0]}, ${range[1] + 1})
 h.masquerade_address = '127.0.0.1'
 h.permit_foreign_addresses = False
+${(config?.extra ?? []).join('\n')}
 srv = FTPServer(('127.0.0.1', ${port}), h)
 srv.max_cons = ${maxSessions}
 srv.max_cons_per_ip = ${maxSessions}
@@ -200,6 +215,77 @@ srv.serve_forever()
   },
 };
 
+/**
+ * inetd for one server: a loopback listener that runs `cmd` once per connection with the
+ * connection as its stdin and stdout (what inetd does; these servers' own daemon modes bind port
+ * 21). The children run as root until login, as under inetd.
+ */
+async function inetd(port, cmd, args) {
+  const children = new Set();
+  let output = '';
+  const server = net.createServer({ pauseOnConnect: true }, (socket) => {
+    const child = spawn(cmd, args, { stdio: [socket, socket, 'pipe'] });
+    children.add(child);
+    child.stderr.on('data', (d) => { if (output.length < 20_000) output += d; });
+    child.on('error', (err) => { output += `${err.message}\n`; });
+    child.on('exit', () => children.delete(child));
+    // The child holds its own copy of the connection; ours would only keep it open.
+    socket.destroy();
+  });
+  await new Promise((resolve, reject) => { server.once('error', reject); server.listen(port, '127.0.0.1', resolve); });
+  return {
+    output: () => output,
+    async stop() {
+      await new Promise((r) => server.close(r));
+      await Promise.all([...children].map((c) => new Promise((resolve) => {
+        if (c.exitCode !== null || c.signalCode !== null) { resolve(); return; }
+        const t = setTimeout(() => c.kill('SIGKILL'), 3000);
+        c.once('exit', () => { clearTimeout(t); resolve(); });
+        c.kill('SIGTERM');
+      })));
+    },
+  };
+}
+
+const inetdArgs = {
+  // Its default authentication reads /etc/shadow.
+  'inetutils-ftpd': () => [],
+  // netkit ftpd with SSL: AUTH TLS when the client asks for it, plain otherwise.
+  'netkit-ftpd': (tls) => (tls ? ['-z', 'ssl', '-z', `cert=${tls.cert}`, '-z', `key=${tls.key}`] : ['-z', 'nossl']),
+};
+
+/**
+ * GNU inetutils ftpd and netkit ftpd have no settings for a root or passive ports: they serve the
+ * whole file system to the peer account (home /tmp, no chroot). `cwd` in the result is the test's
+ * root, to CWD into after login; netkit authenticates through PAM service "ftp", whose file the
+ * ftpd-ssl package ships: copied to /etc/pam.d when the system has none.
+ */
+async function startInetdPeer(name, opts) {
+  const account = await ensureAccount();
+  if (name === 'netkit-ftpd' && !existsSync('/etc/pam.d/ftp')) {
+    // The package's own file (pam_ftp first, then Debian's common-auth): with plain pam_unix,
+    // netkit ftpd refuses the USER itself ("550 Authentication failure").
+    await fs.copyFile(path.join(PEERS, 'ftpd-ssl/etc/pam.d/ftp'), '/etc/pam.d/ftp');
+  }
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), `wharf-peer-${name}-`));
+  await fs.chmod(dir, 0o755);
+  const root = path.join(dir, 'root');
+  await fs.mkdir(root);
+  await fs.chown(root, account.uid, account.gid);
+  const tls = opts.tls ? await selfSigned(dir) : undefined;
+  if (tls) await fs.chmod(tls.key, 0o600);
+  const port = await freePort();
+  const d = await inetd(port, binaries[name], inetdArgs[name](tls));
+  const stop = async () => { await d.stop(); await fs.rm(dir, { recursive: true, force: true }); };
+  try {
+    await waitForBanner(port, { exitCode: null }, d.output);
+  } catch (err) {
+    await stop();
+    throw new Error(`${name} did not start: ${err.message}`);
+  }
+  return { name, host: '127.0.0.1', port, user: PEER_USER, password: PEER_PASSWORD, root, cwd: root, tls: !!tls, dir, stop };
+}
+
 function available(name) {
   if (name === 'pyftpdlib') {
     if (!existsSync(SYSTEM_PYTHON)) return 'Debian python3 not installed';
@@ -207,6 +293,7 @@ function available(name) {
     return r.status === 0 ? undefined : 'python3-pyftpdlib not installed (run .ci/install-peers.sh)';
   }
   if (name === 'proftpd') return existsSync(binaries.proftpd) ? undefined : 'proftpd not unpacked (run .ci/install-peers.sh)';
+  if (!binaries[name]) return `unknown peer ${name}`;
   return existsSync(binaries[name]) ? undefined : `${name} not unpacked (run .ci/install-peers.sh)`;
 }
 
@@ -221,6 +308,7 @@ export async function availablePeers() {
 export async function startPeer(name, opts = {}) {
   const missing = available(name);
   if (missing) throw new PeerUnavailableError(missing);
+  if (inetdPeerNames.includes(name)) return startInetdPeer(name, opts);
   const needsAccount = name !== 'pyftpdlib';
   const account = needsAccount ? await ensureAccount() : undefined;
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), `wharf-peer-${name}-`));
@@ -237,7 +325,7 @@ export async function startPeer(name, opts = {}) {
   // transfers used them all up and ProFTPD answered an EPSV with "425 Address already in use".
   const range = await freeRange(opts.passivePorts ?? 100);
   const maxSessions = opts.maxSessions ?? 2000;
-  const { cmd, args } = await configs[name]({ dir, root, port, range, tls, account, maxSessions });
+  const { cmd, args } = await configs[name]({ dir, root, port, range, tls, account, maxSessions, config: opts.config });
   const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout.on('data', (d) => { if (out.length < 20_000) out += d; });
@@ -253,7 +341,7 @@ export async function startPeer(name, opts = {}) {
     await fs.rm(dir, { recursive: true, force: true });
   };
   try {
-    await waitForBanner(port, proc, () => out);
+    await waitForBanner(port, proc, () => out, 10_000, opts.implicitTls === true);
   } catch (err) {
     await stop();
     throw new Error(`${name} did not start: ${err.message}`);

@@ -71,6 +71,42 @@ test('IIS / Windows: 12-hour and 24-hour clocks, two- and four-digit and ISO dat
   assert.equal(parseDosLine('13-45-21  03:48PM  1 impossible-date'), undefined);
 });
 
+test('ls -l with ISO dates (GNU ls under many locales, as netkit ftpd runs it): entries are not dropped', () => {
+  const text = [
+    'total 3',
+    '-rw-r--r--    1 user     group          12 2026-11-20 09:15 long iso',
+    '-rw-r--r--    1 user     group          12 2026-11-20 09:15:07.123456789 +0100 full iso',
+    'drwxr-xr-x 2 user group 4096 2024-01-02 03:04  lead',
+    'lrwxrwxrwx 1 u g 4 2024-01-02 03:04 l -> t',
+    'crw-rw-rw- 1 root root 1, 3 2024-01-02 03:04 null',
+  ].join('\n');
+  assert.deepEqual(parseListing(text, NOW).map(pick), [
+    { name: 'long iso', type: 'file', size: 12, modified: '2026-11-20T09:15:00.000Z' },
+    { name: 'full iso', type: 'file', size: 12, modified: '2026-11-20T08:15:07.000Z' },
+    { name: ' lead', type: 'dir', size: 4096, modified: '2024-01-02T03:04:00.000Z' },
+    { name: 'l', type: 'link', size: 4, modified: '2024-01-02T03:04:00.000Z', target: 't' },
+    { name: 'null', type: 'other', size: 0, modified: '2024-01-02T03:04:00.000Z' },
+  ]);
+  // A classic line whose name looks like an ISO date stays a classic line.
+  assert.equal(parseUnixLine('-rw-r--r-- 1 u g 12 Nov 20 09:15 2026-11-20 09:15 x', NOW).name, '2026-11-20 09:15 x');
+});
+
+test('IIS: a name that starts with spaces keeps them (names sit at column 39, or 41 with 4-digit years)', () => {
+  const text = [
+    '02-12-26  07:01PM       <DIR>          folder',
+    '02-12-26  07:01PM       <DIR>            two lead',
+    '02-12-26  07:01PM                 1234 file.txt',
+    '02-12-26  07:01PM                 1234   sp.txt',
+    '02-12-2026  07:01PM                 1234  four-digit.txt',
+  ].join('\r\n');
+  assert.deepEqual(parseListing(text, NOW).map((e) => [e.name, e.type]), [
+    ['folder', 'dir'], ['  two lead', 'dir'], ['file.txt', 'file'], ['  sp.txt', 'file'], [' four-digit.txt', 'file'],
+  ]);
+  // Other DOS-like layouts (not IIS's columns) keep the name after the blanks, as before.
+  assert.equal(parseDosLine('01-15-24  03:04PM  1234 other').name, 'other');
+  assert.equal(parseDosLine('02-12-26  07:01PM 123456789012345678901 big').name, 'big');
+});
+
 test('MLSD from several servers: fact order and case, cdir/pdir dropped, symlinks, spaces in names', () => {
   const text = [
     'type=cdir;modify=20261125100000;perm=flcdmpe; .',
