@@ -131,7 +131,7 @@ test('SIZE, MDTM, MFMT, SITE CHMOD and SITE HELP', async () => {
 test('transfer parameters: TYPE, MODE, STRU, ALLO, REST', async () => {
   const c = await loggedIn();
   for (const [line, code] of [['TYPE I', 200], ['TYPE A', 200], ['TYPE A N', 200], ['TYPE L 8', 200], ['TYPE E', 504],
-    ['TYPE A T', 504], ['TYPE X', 501], ['MODE S', 200], ['MODE B', 504], ['MODE Q', 501], ['STRU F', 200],
+    ['TYPE A T', 200], ['TYPE A C', 504], ['TYPE X', 501], ['MODE S', 200], ['MODE B', 504], ['MODE Q', 501], ['STRU F', 200],
     ['STRU R', 504], ['STRU Z', 501], ['ALLO 100', 202], ['ALLO 100 R 80', 202], ['ALLO', 501], ['ALLO abc', 501], ['ALLO -5', 501],
     ['PASV x', 501], ['PWD /etc', 501], ['CDUP x', 501], ['SYST now', 501], ['REST 10', 350], ['REST -1', 501], ['REST abc', 501]]) {
     assert.equal((await c.cmd(line)).code, code, line);
