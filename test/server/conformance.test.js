@@ -382,6 +382,12 @@ test('PORT/EPRT checks: syntax 501, bounce targets 504, families 522, EPSV ALL',
   assert.equal((await c.cmd('EPRT |1|127.0.0.1|')).code, 501);
   assert.equal((await c.cmd('EPRT |1|127.0.0.1|5000|')).code, 200);
   assert.equal((await c.cmd('EPSV 2')).code, 522);
+  // RFC 2428 3: a family number the server does not support is 522 too (with the usable list);
+  // only an argument that is no number at all is a syntax error.
+  const unknownFamily = await c.cmd('EPSV 3');
+  assert.equal(unknownFamily.code, 522);
+  assert.match(unknownFamily.text, /\(1\)/);
+  assert.equal((await c.cmd('EPSV x')).code, 501);
   assert.equal((await c.cmd('EPSV ALL')).code, 200);
   assert.equal((await c.cmd('PASV')).code, 503);
   assert.equal((await c.cmd('PORT 127,0,0,1,200,1')).code, 503);
