@@ -115,6 +115,12 @@ test('PBSZ/PROT need AUTH first; PROT levels', async () => {
   await c.startTls();
   assert.equal((await c.cmd('AUTH TLS')).code, 503);
   assert.equal((await c.cmd('PROT P')).code, 503, 'PBSZ first');
+  // RFC 2228: a size that does not fit in 32 bits is 501; any other is answered PBSZ=0.
+  assert.equal((await c.cmd('PBSZ 4294967296')).code, 501);
+  assert.equal((await c.cmd('PBSZ 9999999999')).code, 501);
+  const larger = await c.cmd('PBSZ 4294967295');
+  assert.equal(larger.code, 200);
+  assert.equal(larger.text, 'PBSZ=0');
   assert.equal((await c.cmd('PBSZ 0')).code, 200);
   assert.equal((await c.cmd('PROT S')).code, 536);
   assert.equal((await c.cmd('PROT X')).code, 504);

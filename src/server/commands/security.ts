@@ -32,7 +32,10 @@ export const securityCommands: CommandSpec[] = [
     feat: (ctx) => (ctx.tlsContext() ? ['PBSZ'] : []),
     handler: (s, arg) => {
       requireTlsFirst(s, 'PBSZ');
-      if (!/^\d{1,10}$/.test(arg.trim())) throw new FtpReplyError(501, 'PBSZ takes a number.');
+      // RFC 2228: an argument that does not parse or does not fit in 32 bits is 501; any other
+      // size gets 200 with PBSZ=0, the only size TLS uses (RFC 4217 8).
+      const size = arg.trim();
+      if (!/^\d{1,10}$/.test(size) || Number(size) > 0xffffffff) throw new FtpReplyError(501, 'PBSZ takes a 32-bit decimal number.');
       s.pbszSet = true;
       s.reply(200, 'PBSZ=0');
     },
