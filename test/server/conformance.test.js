@@ -297,6 +297,11 @@ test('LIST, NLST, MLSD, MLST, STAT with a path', async () => {
   assert.equal((await c.cmd('MLSD ls/a b.txt')).code, 501);
   d.destroy();
 
+  // RFC 3659 7.9.1: "MLST OPTS" [ SP 1*( factname ";" ) ]: no facts, no space; MLST then
+  // shows the name alone, after its one space.
+  assert.equal((await c.cmd('OPTS MLST')).text, 'MLST OPTS');
+  assert.equal((await c.cmd('OPTS MLST bogus;')).text, 'MLST OPTS');
+  assert.equal((await c.cmd('MLST ls/a b.txt')).lines[1], '  /ls/a b.txt');
   assert.equal((await c.cmd('OPTS MLST type;size;')).text, 'MLST OPTS type;size;');
   assert.match((await c.cmd('MLST ls/a b.txt')).lines[1], /^ type=file;size=5; \/ls\/a b\.txt$/);
 

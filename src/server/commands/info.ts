@@ -25,7 +25,9 @@ function opts(s: Session, arg: string) {
       throw new FtpReplyError(501, 'OPTS UTF8 takes ON or OFF.');
     case 'MLST':
       s.mlstFacts = selectFacts(value);
-      s.reply(200, `MLST OPTS ${MLST_FACTS.filter((f) => s.mlstFacts.has(f)).map((f) => f + ';').join('')}`);
+      // RFC 3659 7.9.1: "MLST OPTS" [ SP 1*( factname ";" ) ], so no space when no fact is left.
+      const facts = MLST_FACTS.filter((f) => s.mlstFacts.has(f)).map((f) => f + ';').join('');
+      s.reply(200, facts ? `MLST OPTS ${facts}` : 'MLST OPTS');
       return;
     default:
       throw new FtpReplyError(501, 'Option not understood.');
