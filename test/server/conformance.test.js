@@ -249,6 +249,18 @@ test('APPE appends and STOU never overwrites', async () => {
   c.close();
 });
 
+test('ABOR with no transfer running: 226 (RFC 959 4.1.3), and a prepared passive port is given up', async () => {
+  const c = await loggedIn();
+  assert.equal((await c.cmd('ABOR')).code, 226);
+  const d = await c.passive();
+  const closed = new Promise((resolve) => { d.on('error', () => {}); d.once('close', resolve); });
+  assert.equal((await c.cmd('ABOR')).code, 226);
+  await closed; // the data connection is closed
+  assert.equal((await c.cmd('RETR anything')).code, 425, 'the PASV set-up is gone');
+  assert.equal((await c.cmd('NOOP')).code, 200, 'exactly one reply each');
+  c.close();
+});
+
 test('transfer without PORT/PASV is 425; RETR of a missing file or a folder is 550', async () => {
   const c = await loggedIn();
   assert.equal((await c.cmd('RETR whatever')).code, 425);

@@ -277,8 +277,10 @@ async function abor(s: Session) {
     s.reply(226, 'ABOR command successful.');
     return;
   }
+  // RFC 959 4.1.3: with the service command already completed, close the data connection (if
+  // open) and reply 226.
   s.clearData();
-  s.reply(225, 'No transfer to abort.');
+  s.reply(226, 'No transfer to abort; ABOR command successful.');
 }
 
 export const transferCommands: CommandSpec[] = [
