@@ -365,6 +365,13 @@ test('LIST, NLST, MLSD, MLST, STAT with a path', async () => {
 test('FEAT, OPTS UTF8, HELP, HOST, CLNT, STAT', async () => {
   const c = await RawClient.connect(srv.port);
   assert.equal((await c.cmd('HOST ftp.example.com')).code, 220);
+  // RFC 7151 3: hostname = domain / IP-literal; anything else is a syntax error.
+  for (const good of ['127.0.0.1', '[::1]', 'FTP.Example.COM.', 'xn--bcher-kva.example', 'localhost']) {
+    assert.equal((await c.cmd(`HOST ${good}`)).code, 220, good);
+  }
+  for (const bad of ['two words', '::1', '[127.0.0.1]', 'a..b', '-a.example', 'a/b', 'host:21']) {
+    assert.equal((await c.cmd(`HOST ${bad}`)).code, 501, bad);
+  }
   const feat = await c.cmd('FEAT');
   assert.equal(feat.code, 211);
   for (const f of ['UTF8', 'EPSV', 'EPRT', 'MDTM', 'SIZE', 'REST STREAM', 'MFMT', 'TVFS', 'HOST']) {
