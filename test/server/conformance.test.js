@@ -419,6 +419,36 @@ test('PORT/EPRT checks: syntax 501, bounce targets 504, families 522, EPSV ALL',
   c.close();
 });
 
+test('over IPv6 (::1): EPSV 2 and bare EPSV work, EPSV 1 is 522 naming (2), PASV is refused, EPRT |2| to the client is 200', async (t) => {
+  let v6;
+  try {
+    v6 = await startServer({ host: '::1' });
+  } catch (err) {
+    t.skip(`no IPv6 loopback here: ${err.message}`);
+    return;
+  }
+  try {
+    const c = await RawClient.connect(v6.port, '::1');
+    await c.login(USER, PASSWORD);
+    const one = await c.cmd('EPSV 1');
+    assert.equal(one.code, 522);
+    assert.match(one.text, /\(2\)$/);
+    assert.equal((await c.cmd('EPSV 2')).code, 229);
+    assert.equal((await c.cmd('PASV')).code, 425, 'PASV can only name an IPv4 address');
+    assert.equal((await c.cmd('EPRT |2|::1|50000|')).code, 200);
+    assert.equal((await c.cmd('EPRT |1|127.0.0.1|50000|')).code, 504, 'not the control connection\'s address');
+    await fs.writeFile(path.join(v6.root, 'six.txt'), 'over v6');
+    const d = await c.passive('EPSV');
+    const got = collect(d);
+    assert.equal((await c.cmd('RETR six.txt')).code, 150);
+    assert.equal((await got).toString(), 'over v6');
+    assert.equal((await c.read()).code, 226);
+    c.close();
+  } finally {
+    await v6.stop();
+  }
+});
+
 test('pipelined commands are answered in order', async () => {
   const c = await RawClient.connect(srv.port);
   c.writeRaw(`USER ${USER}\r\nPASS ${PASSWORD}\r\nTYPE I\r\nPWD\r\nSYST\r\nNOOP\r\n`);
