@@ -315,6 +315,9 @@ test('LIST, NLST, MLSD, MLST, STAT with a path', async () => {
   assert.equal((await c.cmd('OPTS MLST bogus;')).text, 'MLST OPTS');
   assert.equal((await c.cmd('MLST ls/a b.txt')).lines[1], '  /ls/a b.txt');
   assert.equal((await c.cmd('OPTS MLST type;size;')).text, 'MLST OPTS type;size;');
+  // A space inside the fact list is a syntax error that leaves the selection unchanged (7.9.2).
+  assert.equal((await c.cmd('OPTS MLST unique type;')).code, 501);
+  assert.equal((await c.cmd('OPTS MLST type; perm;')).code, 501);
   assert.match((await c.cmd('MLST ls/a b.txt')).lines[1], /^ type=file;size=5; \/ls\/a b\.txt$/);
 
   // RFC 959 4.2: 212 for a folder's status, 213 for a file's.
