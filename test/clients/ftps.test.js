@@ -111,6 +111,8 @@ test('PBSZ/PROT need AUTH first; PROT levels', async () => {
   const c = await RawClient.connect(srv.port);
   assert.equal((await c.cmd('PBSZ 0')).code, 503);
   assert.equal((await c.cmd('PROT P')).code, 503);
+  // RFC 2228: a CCC that is not itself protected is 533; over TLS it is refused by policy (534).
+  assert.equal((await c.cmd('CCC')).code, 533);
   assert.equal((await c.cmd('AUTH KERBEROS')).code, 504);
   await c.startTls();
   assert.equal((await c.cmd('AUTH TLS')).code, 503);

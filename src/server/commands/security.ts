@@ -60,7 +60,12 @@ export const securityCommands: CommandSpec[] = [
   },
   {
     verb: 'CCC', needsLogin: false, help: 'CCC',
-    // Dropping TLS on the control connection would expose later commands; refused by policy.
-    handler: (s) => { requireTlsFirst(s, 'CCC'); throw new FtpReplyError(534, 'CCC refused: the control connection stays protected.'); },
+    // RFC 2228 (CCC: 200, 500, 533, 534): a CCC that is not itself protected is 533. Dropping TLS
+    // on the control connection would expose later commands, so a protected one is refused by
+    // policy with 534.
+    handler: (s) => {
+      if (!s.secure) throw new FtpReplyError(533, 'CCC must come over a protected control connection.');
+      throw new FtpReplyError(534, 'CCC refused: the control connection stays protected.');
+    },
   },
 ];
