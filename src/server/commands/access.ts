@@ -106,7 +106,8 @@ export const accessCommands: CommandSpec[] = [
     verb: 'HOST', needsLogin: false, needsArg: true, help: 'HOST <sp> hostname',
     feat: () => ['HOST'],
     handler: (s, arg) => {
-      // RFC 7151: HOST comes before USER; this server has one virtual host, so any name is accepted.
+      // RFC 7151: HOST comes before USER; this server has one virtual host, so any well-formed name
+      // is accepted (there is none to answer 504 for).
       if (s.account || s.pendingUser !== undefined) throw new FtpReplyError(503, 'HOST must come before USER.');
       const host = arg.trim();
       if (!validHostName(host)) throw new FtpReplyError(501, 'HOST takes a host name, an IPv4 address or [IPv6 address].');
