@@ -385,6 +385,9 @@ test('FEAT, OPTS UTF8, HELP, HOST, CLNT, STAT', async () => {
   assert.equal((await c.cmd('LANG en-US')).code, 200);
   assert.equal((await c.cmd('LANG fr')).code, 504);
   assert.equal((await c.cmd('OPTS UTF8 ON')).code, 200);
+  // RFC 2389 4: an option the server does not support is 501 (names are always UTF-8 here).
+  assert.equal((await c.cmd('OPTS UTF8 OFF')).code, 501);
+  assert.equal((await c.cmd('OPTS UTF8 ON')).code, 200);
   assert.equal((await c.cmd('OPTS BOGUS')).code, 501);
   assert.equal((await c.cmd('CLNT test-suite 1.0')).code, 200);
   const help = await c.cmd('HELP');
