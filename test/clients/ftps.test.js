@@ -111,10 +111,18 @@ test('PBSZ/PROT need AUTH first; PROT levels', async () => {
   const c = await RawClient.connect(srv.port);
   assert.equal((await c.cmd('PBSZ 0')).code, 503);
   assert.equal((await c.cmd('PROT P')).code, 503);
+  // RFC 2228: a CCC that is not itself protected is 533; over TLS it is refused by policy (534).
+  assert.equal((await c.cmd('CCC')).code, 533);
   assert.equal((await c.cmd('AUTH KERBEROS')).code, 504);
   await c.startTls();
   assert.equal((await c.cmd('AUTH TLS')).code, 503);
   assert.equal((await c.cmd('PROT P')).code, 503, 'PBSZ first');
+  // RFC 2228: a size that does not fit in 32 bits is 501; any other is answered PBSZ=0.
+  assert.equal((await c.cmd('PBSZ 4294967296')).code, 501);
+  assert.equal((await c.cmd('PBSZ 9999999999')).code, 501);
+  const larger = await c.cmd('PBSZ 4294967295');
+  assert.equal(larger.code, 200);
+  assert.equal(larger.text, 'PBSZ=0');
   assert.equal((await c.cmd('PBSZ 0')).code, 200);
   assert.equal((await c.cmd('PROT S')).code, 536);
   assert.equal((await c.cmd('PROT X')).code, 504);

@@ -131,7 +131,7 @@ test('SIZE, MDTM, MFMT, SITE CHMOD and SITE HELP', async () => {
 test('transfer parameters: TYPE, MODE, STRU, ALLO, REST', async () => {
   const c = await loggedIn();
   for (const [line, code] of [['TYPE I', 200], ['TYPE A', 200], ['TYPE A N', 200], ['TYPE L 8', 200], ['TYPE E', 504],
-    ['TYPE A T', 504], ['TYPE X', 501], ['MODE S', 200], ['MODE B', 504], ['MODE Q', 501], ['STRU F', 200],
+    ['TYPE A T', 200], ['TYPE A C', 504], ['TYPE X', 501], ['MODE S', 200], ['MODE B', 504], ['MODE Q', 501], ['STRU F', 200],
     ['STRU R', 504], ['STRU Z', 501], ['ALLO 100', 202], ['ALLO 100 R 80', 202], ['ALLO', 501], ['ALLO abc', 501], ['ALLO -5', 501],
     ['PASV x', 501], ['PWD /etc', 501], ['CDUP x', 501], ['SYST now', 501], ['REST 10', 350], ['REST -1', 501], ['REST abc', 501]]) {
     assert.equal((await c.cmd(line)).code, code, line);
@@ -249,6 +249,18 @@ test('APPE appends and STOU never overwrites', async () => {
   c.close();
 });
 
+test('ABOR with no transfer running: 226 (RFC 959 4.1.3), and a prepared passive port is given up', async () => {
+  const c = await loggedIn();
+  assert.equal((await c.cmd('ABOR')).code, 226);
+  const d = await c.passive();
+  const closed = new Promise((resolve) => { d.on('error', () => {}); d.once('close', resolve); });
+  assert.equal((await c.cmd('ABOR')).code, 226);
+  await closed; // the data connection is closed
+  assert.equal((await c.cmd('RETR anything')).code, 425, 'the PASV set-up is gone');
+  assert.equal((await c.cmd('NOOP')).code, 200, 'exactly one reply each');
+  c.close();
+});
+
 test('transfer without PORT/PASV is 425; RETR of a missing file or a folder is 550', async () => {
   const c = await loggedIn();
   assert.equal((await c.cmd('RETR whatever')).code, 425);
@@ -297,7 +309,15 @@ test('LIST, NLST, MLSD, MLST, STAT with a path', async () => {
   assert.equal((await c.cmd('MLSD ls/a b.txt')).code, 501);
   d.destroy();
 
+  // RFC 3659 7.9.1: "MLST OPTS" [ SP 1*( factname ";" ) ]: no facts, no space; MLST then
+  // shows the name alone, after its one space.
+  assert.equal((await c.cmd('OPTS MLST')).text, 'MLST OPTS');
+  assert.equal((await c.cmd('OPTS MLST bogus;')).text, 'MLST OPTS');
+  assert.equal((await c.cmd('MLST ls/a b.txt')).lines[1], '  /ls/a b.txt');
   assert.equal((await c.cmd('OPTS MLST type;size;')).text, 'MLST OPTS type;size;');
+  // A space inside the fact list is a syntax error that leaves the selection unchanged (7.9.2).
+  assert.equal((await c.cmd('OPTS MLST unique type;')).code, 501);
+  assert.equal((await c.cmd('OPTS MLST type; perm;')).code, 501);
   assert.match((await c.cmd('MLST ls/a b.txt')).lines[1], /^ type=file;size=5; \/ls\/a b\.txt$/);
 
   // RFC 959 4.2: 212 for a folder's status, 213 for a file's.
@@ -348,6 +368,13 @@ test('LIST, NLST, MLSD, MLST, STAT with a path', async () => {
 test('FEAT, OPTS UTF8, HELP, HOST, CLNT, STAT', async () => {
   const c = await RawClient.connect(srv.port);
   assert.equal((await c.cmd('HOST ftp.example.com')).code, 220);
+  // RFC 7151 3: hostname = domain / IP-literal; anything else is a syntax error.
+  for (const good of ['127.0.0.1', '[::1]', 'FTP.Example.COM.', 'xn--bcher-kva.example', 'localhost']) {
+    assert.equal((await c.cmd(`HOST ${good}`)).code, 220, good);
+  }
+  for (const bad of ['two words', '::1', '[127.0.0.1]', 'a..b', '-a.example', 'a/b', 'host:21']) {
+    assert.equal((await c.cmd(`HOST ${bad}`)).code, 501, bad);
+  }
   const feat = await c.cmd('FEAT');
   assert.equal(feat.code, 211);
   for (const f of ['UTF8', 'EPSV', 'EPRT', 'MDTM', 'SIZE', 'REST STREAM', 'MFMT', 'TVFS', 'HOST']) {
@@ -357,6 +384,9 @@ test('FEAT, OPTS UTF8, HELP, HOST, CLNT, STAT', async () => {
   assert.ok(feat.lines.includes(' LANG EN*'));
   assert.equal((await c.cmd('LANG en-US')).code, 200);
   assert.equal((await c.cmd('LANG fr')).code, 504);
+  assert.equal((await c.cmd('OPTS UTF8 ON')).code, 200);
+  // RFC 2389 4: an option the server does not support is 501 (names are always UTF-8 here).
+  assert.equal((await c.cmd('OPTS UTF8 OFF')).code, 501);
   assert.equal((await c.cmd('OPTS UTF8 ON')).code, 200);
   assert.equal((await c.cmd('OPTS BOGUS')).code, 501);
   assert.equal((await c.cmd('CLNT test-suite 1.0')).code, 200);
@@ -382,11 +412,47 @@ test('PORT/EPRT checks: syntax 501, bounce targets 504, families 522, EPSV ALL',
   assert.equal((await c.cmd('EPRT |1|127.0.0.1|')).code, 501);
   assert.equal((await c.cmd('EPRT |1|127.0.0.1|5000|')).code, 200);
   assert.equal((await c.cmd('EPSV 2')).code, 522);
+  // RFC 2428 3: a family number the server does not support is 522 too (with the usable list);
+  // only an argument that is no number at all is a syntax error.
+  const unknownFamily = await c.cmd('EPSV 3');
+  assert.equal(unknownFamily.code, 522);
+  assert.match(unknownFamily.text, /\(1\)/);
+  assert.equal((await c.cmd('EPSV x')).code, 501);
   assert.equal((await c.cmd('EPSV ALL')).code, 200);
   assert.equal((await c.cmd('PASV')).code, 503);
   assert.equal((await c.cmd('PORT 127,0,0,1,200,1')).code, 503);
   assert.equal((await c.cmd('EPSV')).code, 229);
   c.close();
+});
+
+test('over IPv6 (::1): EPSV 2 and bare EPSV work, EPSV 1 is 522 naming (2), PASV is refused, EPRT |2| to the client is 200', async (t) => {
+  let v6;
+  try {
+    v6 = await startServer({ host: '::1' });
+  } catch (err) {
+    t.skip(`no IPv6 loopback here: ${err.message}`);
+    return;
+  }
+  try {
+    const c = await RawClient.connect(v6.port, '::1');
+    await c.login(USER, PASSWORD);
+    const one = await c.cmd('EPSV 1');
+    assert.equal(one.code, 522);
+    assert.match(one.text, /\(2\)$/);
+    assert.equal((await c.cmd('EPSV 2')).code, 229);
+    assert.equal((await c.cmd('PASV')).code, 425, 'PASV can only name an IPv4 address');
+    assert.equal((await c.cmd('EPRT |2|::1|50000|')).code, 200);
+    assert.equal((await c.cmd('EPRT |1|127.0.0.1|50000|')).code, 504, 'not the control connection\'s address');
+    await fs.writeFile(path.join(v6.root, 'six.txt'), 'over v6');
+    const d = await c.passive('EPSV');
+    const got = collect(d);
+    assert.equal((await c.cmd('RETR six.txt')).code, 150);
+    assert.equal((await got).toString(), 'over v6');
+    assert.equal((await c.read()).code, 226);
+    c.close();
+  } finally {
+    await v6.stop();
+  }
 });
 
 test('pipelined commands are answered in order', async () => {

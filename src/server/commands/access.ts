@@ -1,4 +1,5 @@
 // Access control commands: USER, PASS, ACCT, REIN, QUIT, HOST (RFC 7151), CLNT.
+import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Session } from '../session.js';
 import { ANONYMOUS_NAMES } from '../auth/authenticator.js';
@@ -77,6 +78,18 @@ async function pass(s: Session, arg: string) {
   s.reply(230, account.anonymous ? 'Anonymous access granted, restrictions apply.' : 'User logged in, proceed.');
 }
 
+/**
+ * RFC 7151 3: `hostname = domain / IP-literal`: a domain name (labels of letters, digits and
+ * inner hyphens; U-labels let through), an IPv4 address, or an IPv6 address in brackets.
+ */
+const LABEL = /^[\p{L}\p{N}](?:[\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?$/u;
+function validHostName(host: string): boolean {
+  if (host.startsWith('[') && host.endsWith(']')) return net.isIPv6(host.slice(1, -1));
+  if (net.isIPv4(host)) return true;
+  const name = host.endsWith('.') ? host.slice(0, -1) : host;
+  return name.length > 0 && name.length <= 253 && name.split('.').every((l) => LABEL.test(l));
+}
+
 export const accessCommands: CommandSpec[] = [
   { verb: 'USER', handler: user, needsLogin: false, needsArg: true, help: 'USER <sp> username' },
   { verb: 'PASS', handler: pass, needsLogin: false, help: 'PASS <sp> password' },
@@ -93,9 +106,12 @@ export const accessCommands: CommandSpec[] = [
     verb: 'HOST', needsLogin: false, needsArg: true, help: 'HOST <sp> hostname',
     feat: () => ['HOST'],
     handler: (s, arg) => {
-      // RFC 7151: HOST comes before USER; this server has one virtual host, so any name is accepted.
+      // RFC 7151: HOST comes before USER; this server has one virtual host, so any well-formed name
+      // is accepted (there is none to answer 504 for).
       if (s.account || s.pendingUser !== undefined) throw new FtpReplyError(503, 'HOST must come before USER.');
-      s.hostName = arg.trim();
+      const host = arg.trim();
+      if (!validHostName(host)) throw new FtpReplyError(501, 'HOST takes a host name, an IPv4 address or [IPv6 address].');
+      s.hostName = host;
       s.reply(220, 'Host accepted.');
     },
   },

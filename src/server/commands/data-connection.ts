@@ -53,7 +53,9 @@ async function epsv(s: Session, arg: string) {
   // localAddress is normalised (no ::ffff: prefix): a colon means IPv6. net.isIPv6 runs a long
   // regular expression, once per transfer.
   const family = s.localAddress.includes(':') ? '2' : '1';
-  if (a !== '' && a !== '1' && a !== '2') throw new FtpReplyError(501, 'Syntax error in EPSV.');
+  // RFC 2428 3: the argument is an address family number; one this connection cannot serve
+  // (another family, or one the server does not know) is 522 with the usable ones, not a syntax error.
+  if (a !== '' && !/^\d{1,5}$/.test(a)) throw new FtpReplyError(501, 'Syntax error in EPSV.');
   if (a !== '' && a !== family) throw new FtpReplyError(522, `Network protocol not supported, use (${family})`);
   const listener = await openPassive(s);
   s.reply(229, formatEpsvReply(listener.port));

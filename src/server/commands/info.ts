@@ -20,13 +20,21 @@ function opts(s: Session, arg: string) {
   switch (name.toUpperCase()) {
     case 'UTF8':
     case 'UTF-8':
-      // Names are always UTF-8 here (RFC 2640); ON confirms it, OFF changes nothing.
-      if (/^(ON|OFF|)$/i.test(value)) { s.reply(200, value.toUpperCase() === 'OFF' ? 'UTF8 cannot be turned off; names stay UTF-8.' : 'UTF8 set to on.'); return; }
-      throw new FtpReplyError(501, 'OPTS UTF8 takes ON or OFF.');
-    case 'MLST':
+      // Names are always UTF-8 here (RFC 2640): ON (or nothing) confirms it. OFF cannot be honoured,
+      // and RFC 2389 4 answers options that are not supported with 501, not a 200 that changes nothing.
+      if (/^(ON|)$/i.test(value)) { s.reply(200, 'UTF8 set to on.'); return; }
+      if (/^OFF$/i.test(value)) throw new FtpReplyError(501, 'UTF8 cannot be turned off; names stay UTF-8.');
+      throw new FtpReplyError(501, 'OPTS UTF8 takes ON.');
+    case 'MLST': {
+      // RFC 3659 7.9: `OPTS MLST [SP 1*(factname ";")]`, no spaces inside the list; a list that
+      // breaks that is 501 and leaves the selection as it was (7.9.2's "unique type;").
+      if (/\s/.test(value)) throw new FtpReplyError(501, 'Invalid MLST options: no spaces in the fact list.');
       s.mlstFacts = selectFacts(value);
-      s.reply(200, `MLST OPTS ${MLST_FACTS.filter((f) => s.mlstFacts.has(f)).map((f) => f + ';').join('')}`);
+      // RFC 3659 7.9.1: "MLST OPTS" [ SP 1*( factname ";" ) ], so no space when no fact is left.
+      const facts = MLST_FACTS.filter((f) => s.mlstFacts.has(f)).map((f) => f + ';').join('');
+      s.reply(200, facts ? `MLST OPTS ${facts}` : 'MLST OPTS');
       return;
+    }
     default:
       throw new FtpReplyError(501, 'Option not understood.');
   }

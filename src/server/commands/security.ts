@@ -32,7 +32,10 @@ export const securityCommands: CommandSpec[] = [
     feat: (ctx) => (ctx.tlsContext() ? ['PBSZ'] : []),
     handler: (s, arg) => {
       requireTlsFirst(s, 'PBSZ');
-      if (!/^\d{1,10}$/.test(arg.trim())) throw new FtpReplyError(501, 'PBSZ takes a number.');
+      // RFC 2228: an argument that does not parse or does not fit in 32 bits is 501; any other
+      // size gets 200 with PBSZ=0, the only size TLS uses (RFC 4217 8).
+      const size = arg.trim();
+      if (!/^\d{1,10}$/.test(size) || Number(size) > 0xffffffff) throw new FtpReplyError(501, 'PBSZ takes a 32-bit decimal number.');
       s.pbszSet = true;
       s.reply(200, 'PBSZ=0');
     },
@@ -57,7 +60,12 @@ export const securityCommands: CommandSpec[] = [
   },
   {
     verb: 'CCC', needsLogin: false, help: 'CCC',
-    // Dropping TLS on the control connection would expose later commands; refused by policy.
-    handler: (s) => { requireTlsFirst(s, 'CCC'); throw new FtpReplyError(534, 'CCC refused: the control connection stays protected.'); },
+    // RFC 2228 (CCC: 200, 500, 533, 534): a CCC that is not itself protected is 533. Dropping TLS
+    // on the control connection would expose later commands, so a protected one is refused by
+    // policy with 534.
+    handler: (s) => {
+      if (!s.secure) throw new FtpReplyError(533, 'CCC must come over a protected control connection.');
+      throw new FtpReplyError(534, 'CCC refused: the control connection stays protected.');
+    },
   },
 ];

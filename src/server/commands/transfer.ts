@@ -250,10 +250,11 @@ function type(s: Session, arg: string) {
   const parts = arg.trim().toUpperCase().split(/\s+/);
   const [t, p] = parts;
   if (parts.length > 2) throw new FtpReplyError(501, 'Syntax error in TYPE.');
-  if (t === 'A' && (p === undefined || p === 'N')) { s.type = 'A'; s.reply(200, 'Type set to A.'); return; }
+  // RFC 1123 4.1.2.2: a host that makes no distinction between TYPE N and TYPE T SHOULD take T as N.
+  if (t === 'A' && (p === undefined || p === 'N' || p === 'T')) { s.type = 'A'; s.reply(200, 'Type set to A.'); return; }
   if (t === 'I' && p === undefined) { s.type = 'I'; s.reply(200, 'Type set to I.'); return; }
   if (t === 'L' && p === '8') { s.type = 'I'; s.reply(200, 'Type set to L 8.'); return; }
-  if ((t === 'A' && (p === 'T' || p === 'C')) || t === 'E' || (t === 'L' && p !== undefined && /^\d+$/.test(p))) {
+  if ((t === 'A' && p === 'C') || t === 'E' || (t === 'L' && p !== undefined && /^\d+$/.test(p))) {
     throw new FtpReplyError(504, 'Type not implemented for that parameter.');
   }
   throw new FtpReplyError(501, 'Unrecognised TYPE.');
@@ -276,8 +277,10 @@ async function abor(s: Session) {
     s.reply(226, 'ABOR command successful.');
     return;
   }
+  // RFC 959 4.1.3: with the service command already completed, close the data connection (if
+  // open) and reply 226.
   s.clearData();
-  s.reply(225, 'No transfer to abort.');
+  s.reply(226, 'No transfer to abort; ABOR command successful.');
 }
 
 export const transferCommands: CommandSpec[] = [
