@@ -1,0 +1,73 @@
+// Attacks over the wire that the first passes missed: clients that vanish mid-reply, sockets that
+// fail outside any session, and the state machine's odd corners.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MemoryStorage } from '../../dist/index.js';
+import { startServer, USER, PASSWORD } from '../helpers/server.js';
+import { RawClient } from '../helpers/raw-client.js';
+
+/** Poll `check` every 20 ms for up to `ms`; true once it held. */
+async function eventually(check, ms = 5000) {
+  for (let waited = 0; waited < ms; waited += 20) {
+    if (check()) return true;
+    await sleep(20);
+  }
+  return check();
+}
+
+/** A raw control connection that logs in and then reads nothing: its replies pile up. */
+async function nonReader(port) {
+  const s = net.connect({ port, host: '127.0.0.1' });
+  s.setTimeout(30_000, () => s.destroy());
+  s.on('error', () => {});
+  let got = '';
+  const onData = (d) => { got += d.toString('latin1'); };
+  s.on('data', onData);
+  await new Promise((resolve, reject) => { s.once('connect', resolve); s.once('error', reject); });
+  s.write(`USER ${USER}\r\nPASS ${PASSWORD}\r\n`);
+  assert.ok(await eventually(() => /^230 /m.test(got)), `login: ${got}`);
+  s.off('data', onData);
+  s.pause();
+  return s;
+}
+
+test('STAT of a huge folder to a client that stops reading and leaves: the listing is closed', async () => {
+  // A folder with no end of entries; the test sees how far the listing got and whether it was closed.
+  let produced = 0;
+  let closed = false;
+  class HugeFolder extends MemoryStorage {
+    async stat(p) {
+      if (p === '/huge') return { name: 'huge', type: 'dir', size: 0, modified: new Date(0), mode: 0o755 };
+      return super.stat(p);
+    }
+    async *list(p) {
+      if (p !== '/huge') { yield* super.list(p); return; }
+      try {
+        for (let i = 0; i < 10_000_000; i++) {
+          produced++;
+          yield { name: `entry-with-a-long-name-to-fill-the-socket-buffers-${i}`, type: 'file', size: i, modified: new Date(0), mode: 0o644 };
+        }
+      } finally { closed = true; }
+    }
+  }
+  const storage = new HugeFolder();
+  const srv = await startServer({ storage: () => storage });
+  try {
+    const s = await nonReader(srv.port);
+    s.write('STAT huge\r\n');
+    // The listing runs until the socket buffers are full, then waits for the client.
+    let last = -1;
+    for (let i = 0; i < 250 && produced !== last; i++) { last = produced; await sleep(40); }
+    assert.ok(produced > 0 && !closed, `listing started and waits (${produced} entries)`);
+    s.destroy();
+    // Before: the listing waited for a 'drain' that never came, holding the open folder (a file
+    // descriptor for each such client) and the session for ever.
+    assert.ok(await eventually(() => closed), 'the listing is closed once the client has gone');
+    const c = await RawClient.connect(srv.port);
+    await c.login(USER, PASSWORD);
+    assert.equal((await c.cmd('NOOP')).code, 200);
+    c.close();
+  } finally { await srv.stop(); }
+});
