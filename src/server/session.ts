@@ -495,6 +495,13 @@ export class Session {
       bytes: () => bytes || moved(socket),
       what: spec.what,
     };
+    // An ABOR that came before the transfer started (pipelined in the same packet as its RETR)
+    // was queued behind it: it would wait for the transfer's end, which a client that reads
+    // nothing puts off until the stall timeout. It acts now, as one sent a moment later would.
+    if (this.queue.length && this.socket.writableLength <= IMMEDIATE_REPLY_LIMIT) {
+      const at = this.queue.findIndex((l) => !l.startsWith('\u0000') && parseCommandLine(l).verb === 'ABOR');
+      if (at >= 0) void this.execute(this.queue.splice(at, 1)[0]!);
+    }
     // A small file over a passive connection: the data goes out in one write that the kernel
     // takes at once, so holding 150 back until 226 costs the client nothing and saves a
     // control-connection write per file. Clients connect before they send RETR; one that waits

@@ -3,6 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MemoryStorage } from '../../dist/index.js';
 import { startServer, USER, PASSWORD } from '../helpers/server.js';
@@ -68,6 +70,34 @@ test('STAT of a huge folder to a client that stops reading and leaves: the listi
     const c = await RawClient.connect(srv.port);
     await c.login(USER, PASSWORD);
     assert.equal((await c.cmd('NOOP')).code, 200);
+    c.close();
+  } finally { await srv.stop(); }
+});
+
+test('an ABOR pipelined in the same packet as its RETR stops the transfer at once', async () => {
+  const srv = await startServer();
+  try {
+    const fh = await fs.open(path.join(srv.root, 'big.bin'), 'w');
+    await fh.truncate(256 * 1024 * 1024); // sparse
+    await fh.close();
+    await fs.writeFile(path.join(srv.root, 'small.txt'), 'x');
+    const c = await RawClient.connect(srv.port);
+    await c.login(USER, PASSWORD);
+    await c.cmd('TYPE I');
+    // A big file whose data connection is not read (it would stall until the stall timeout) and
+    // a small one, whose 150 may be held back for a moment.
+    for (const file of ['big.bin', 'small.txt']) {
+      const d = await c.passive('EPSV');
+      d.pause();
+      d.on('error', () => {});
+      // Before: the ABOR waited in the queue behind the RETR, that is until the transfer's end.
+      c.writeRaw(`RETR ${file}\r\nABOR\r\n`);
+      const codes = [];
+      for (let i = 0; i < 3; i++) codes.push((await c.read(3000)).code);
+      assert.deepEqual(codes, [150, 426, 226], file);
+      assert.equal((await c.cmd('PWD')).code, 257);
+      d.destroy();
+    }
     c.close();
   } finally { await srv.stop(); }
 });
