@@ -309,7 +309,9 @@ export class Session {
     if (!spec) {
       // Only the leading letters: `PASS<TAB>secret` is one unknown "verb" that holds a password,
       // and so may any mistyped command's argument.
-      const shown = /^[A-Z0-9]{0,16}/.exec(verb)![0];
+      let shown = /^[A-Z0-9]{0,16}/.exec(verb)![0];
+      // Nor a password glued to its verb (`PASSsecret`: one unknown verb, mostly the password).
+      for (const secret of SECRET_ARGS) if (shown.startsWith(secret)) shown = secret;
       this.log.debug({ session: this.id, verb: shown }, 'unknown command');
       this.reply(500, `'${shown}': command not understood.`);
       return;
