@@ -291,7 +291,8 @@ export class FtpServer extends EventEmitter {
   async listen(): Promise<ListeningAddresses> {
     const host = this.options.host ?? '127.0.0.1';
     if (this.options.pasvAddress) await this.resolvePasvAddress(this.options.pasvAddress);
-    this.plainServer = net.createServer({ noDelay: true }, (s) => this.accept(s, false));
+    // Half-open control connections: a client's FIN ends the session only once what it sent before has run (Session.peerEnd).
+    this.plainServer = net.createServer({ noDelay: true, allowHalfOpen: true }, (s) => this.accept(s, false));
     let implicitTlsPort: number | undefined;
     try {
       await listenOn(this.plainServer, host, this.options.port ?? 2121);
@@ -299,7 +300,7 @@ export class FtpServer extends EventEmitter {
         // A plain listener whose sockets the session wraps in TLS itself: the same SecureContext (and
         // so the same session-ticket keys) then serves control and data connections, which is what
         // lets data connections resume the control connection's TLS session.
-        this.tlsServer = net.createServer({ noDelay: true }, (s) => this.accept(s, true));
+        this.tlsServer = net.createServer({ noDelay: true, allowHalfOpen: true }, (s) => this.accept(s, true));
         await listenOn(this.tlsServer, host, this.options.implicitTlsPort);
         implicitTlsPort = (this.tlsServer.address() as net.AddressInfo).port;
       }

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MemoryStorage } from '../../dist/index.js';
 import { startServer, USER, PASSWORD } from '../helpers/server.js';
-import { RawClient } from '../helpers/raw-client.js';
+import { RawClient, collect } from '../helpers/raw-client.js';
 
 /** Poll `check` every 20 ms for up to `ms`; true once it held. */
 async function eventually(check, ms = 5000) {
@@ -99,5 +99,42 @@ test('an ABOR pipelined in the same packet as its RETR stops the transfer at onc
       d.destroy();
     }
     c.close();
+  } finally { await srv.stop(); }
+});
+
+test('a client that half-closes the control connection still gets every reply and its transfer', async () => {
+  // A password check that takes a while, as a scrypt hash does: replies after it were lost.
+  const slowCheck = { username: 'slow', verify: async (pw) => { await sleep(100); return pw === 'pw'; } };
+  const srv = await startServer({ users: [{ username: USER, password: PASSWORD }, slowCheck] });
+  try {
+    const s = net.connect({ port: srv.port, host: '127.0.0.1' });
+    s.setTimeout(10_000, () => s.destroy());
+    let got = '';
+    s.on('data', (d) => { got += d; });
+    const closed = new Promise((resolve) => s.once('close', resolve));
+    s.on('error', () => {});
+    await new Promise((resolve) => s.once('connect', resolve));
+    s.end('USER slow\r\nPASS pw\r\nPWD\r\nQUIT\r\n'); // FIN right behind the commands
+    await closed;
+    const codes = got.split('\r\n').filter(Boolean).map((l) => Number(l.slice(0, 3)));
+    // Before: 220 and 331 only; the session closed when it read the FIN.
+    assert.deepEqual(codes, [220, 331, 230, 257, 221]);
+
+    // A FIN during a download: the transfer completes and is confirmed, then the session ends.
+    const data = Buffer.alloc(3 * 1024 * 1024, 7);
+    await fs.writeFile(path.join(srv.root, 'file.bin'), data);
+    const c = await RawClient.connect(srv.port);
+    await c.login(USER, PASSWORD);
+    await c.cmd('TYPE I');
+    const d = await c.passive('EPSV');
+    d.pause();
+    const body = collect(d);
+    assert.equal((await c.cmd('RETR file.bin')).code, 150);
+    c.socket.end();
+    await sleep(100);
+    d.resume();
+    assert.equal((await body).length, data.length);
+    assert.equal((await c.read()).code, 226);
+    await assert.rejects(c.read(2000), /closed/);
   } finally { await srv.stop(); }
 });
