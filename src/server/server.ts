@@ -2,6 +2,7 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
+import crypto from 'node:crypto';
 import dns from 'node:dns/promises';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -190,6 +191,10 @@ export class FtpServer extends EventEmitter {
       minVersion: t.minVersion ?? 'TLSv1.2',
       ciphers: t.ciphers ?? PREFERRED_CIPHERS,
       honorCipherOrder: true,
+      // No TLS 1.2 renegotiation: each one costs the server a full handshake, and Node's own limit
+      // (3 per 10 minutes) only holds for sockets a tls.Server accepted, not for the ones the
+      // sessions wrap themselves; a client could renegotiate without end on one connection.
+      secureOptions: crypto.constants.SSL_OP_NO_RENEGOTIATION,
     });
   }
 

@@ -3,10 +3,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import tls from 'node:tls';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MemoryStorage } from '../../dist/index.js';
+import { selfSignedCertificate } from '../../dist/server/certificates.js';
 import { startServer, USER, PASSWORD } from '../helpers/server.js';
 import { RawClient, collect } from '../helpers/raw-client.js';
 
@@ -136,5 +138,32 @@ test('a client that half-closes the control connection still gets every reply an
     assert.equal((await body).length, data.length);
     assert.equal((await c.read()).code, 226);
     await assert.rejects(c.read(2000), /closed/);
+  } finally { await srv.stop(); }
+});
+
+test('TLS 1.2 renegotiation is refused, on a connection the session wrapped itself', async () => {
+  const srv = await startServer({ tls: await selfSignedCertificate(), implicitTlsPort: 0 });
+  try {
+    const s = tls.connect({ port: srv.implicitTlsPort, host: '127.0.0.1', rejectUnauthorized: false, maxVersion: 'TLSv1.2' });
+    s.setTimeout(10_000, () => s.destroy());
+    s.on('error', () => {});
+    await new Promise((resolve, reject) => { s.once('secureConnect', resolve); s.once('error', reject); });
+    // Each renegotiation is a full handshake for the server. Node limits them to 3 in 10 minutes
+    // only on sockets a tls.Server accepted; before, these five all succeeded, and so would
+    // any number more.
+    let renegotiated = 0;
+    for (let i = 0; i < 5 && !s.destroyed; i++) {
+      const ok = await Promise.race([
+        new Promise((resolve) => s.renegotiate({ rejectUnauthorized: false }, (err) => resolve(!err))),
+        sleep(1000).then(() => false),
+      ]);
+      if (ok) renegotiated++;
+    }
+    s.destroy();
+    assert.equal(renegotiated, 0);
+    const c = await RawClient.connect(srv.implicitTlsPort, '127.0.0.1', { implicitTls: true });
+    await c.login(USER, PASSWORD);
+    assert.equal((await c.cmd('NOOP')).code, 200);
+    c.close();
   } finally { await srv.stop(); }
 });
