@@ -167,3 +167,37 @@ test('TLS 1.2 renegotiation is refused, on a connection the session wrapped itse
     c.close();
   } finally { await srv.stop(); }
 });
+
+test('two uploads of one name into the drop box at once: the later one does not replace the earlier', async () => {
+  for (const atomicUploads of [true, false]) {
+    const srv = await startServer({ anonymous: { uploadDir: '/incoming' }, atomicUploads });
+    try {
+      await fs.mkdir(path.join(srv.root, 'incoming'));
+      const victim = await RawClient.connect(srv.port);
+      await victim.login('anonymous', 'v@');
+      const attacker = await RawClient.connect(srv.port);
+      await attacker.login('anonymous', 'a@');
+      for (const c of [victim, attacker]) await c.cmd('TYPE I');
+      const dv = await victim.passive('EPSV');
+      assert.equal((await victim.cmd('STOR incoming/report.pdf')).code, 150);
+      // With atomic uploads the name stays free until the victim's upload completes; without,
+      // the file exists from the victim's 150 on and the attacker is refused at once.
+      const da = await attacker.passive('EPSV');
+      const started = await attacker.cmd('STOR incoming/report.pdf');
+      dv.end('the real report');
+      assert.equal((await victim.read()).code, 226);
+      if (started.code === 150) {
+        da.end('forged');
+        // Before: 226, and the forged bytes replaced the report, though the drop box allows no overwrite.
+        assert.equal((await attacker.read()).code, 550);
+      } else {
+        da.destroy();
+        assert.equal(started.code, 550);
+      }
+      assert.equal(await fs.readFile(path.join(srv.root, 'incoming', 'report.pdf'), 'utf8'), 'the real report', `atomic ${atomicUploads}`);
+      assert.deepEqual(await fs.readdir(path.join(srv.root, 'incoming')), ['report.pdf'], 'no temporary file left');
+      victim.close();
+      attacker.close();
+    } finally { await srv.stop(); }
+  }
+});
