@@ -13,8 +13,10 @@ async function readPassword(prompt: string): Promise<string> {
     }
     return data.split(/\r?\n/)[0] ?? '';
   }
-  process.stderr.write(prompt);
+  // Echo off before the prompt shows: a password typed (or sent by a script) as soon as the
+  // prompt appears was echoed by the terminal when raw mode came after it.
   stdin.setRawMode(true);
+  process.stderr.write(prompt);
   stdin.resume();
   return new Promise((resolve, reject) => {
     let pw = '';
