@@ -2,6 +2,7 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
+import crypto from 'node:crypto';
 import dns from 'node:dns/promises';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -208,6 +209,10 @@ export class FtpServer extends EventEmitter {
       minVersion: t.minVersion ?? 'TLSv1.2',
       ciphers: t.ciphers ?? PREFERRED_CIPHERS,
       honorCipherOrder: true,
+      // No TLS 1.2 renegotiation: each one costs the server a full handshake, and Node's own limit
+      // (3 per 10 minutes) only holds for sockets a tls.Server accepted, not for the ones the
+      // sessions wrap themselves; a client could renegotiate without end on one connection.
+      secureOptions: crypto.constants.SSL_OP_NO_RENEGOTIATION,
     });
   }
 
@@ -314,7 +319,8 @@ export class FtpServer extends EventEmitter {
   async listen(): Promise<ListeningAddresses> {
     const host = this.options.host ?? '127.0.0.1';
     if (this.options.pasvAddress) await this.resolvePasvAddress(this.options.pasvAddress);
-    this.plainServer = net.createServer({ noDelay: true }, (s) => this.accept(s, false));
+    // Half-open control connections: a client's FIN ends the session only once what it sent before has run (Session.peerEnd).
+    this.plainServer = net.createServer({ noDelay: true, allowHalfOpen: true }, (s) => this.accept(s, false));
     let implicitTlsPort: number | undefined;
     try {
       await listenOn(this.plainServer, host, this.options.port ?? 2121);
@@ -322,7 +328,7 @@ export class FtpServer extends EventEmitter {
         // A plain listener whose sockets the session wraps in TLS itself: the same SecureContext (and
         // so the same session-ticket keys) then serves control and data connections, which is what
         // lets data connections resume the control connection's TLS session.
-        this.tlsServer = net.createServer({ noDelay: true }, (s) => this.accept(s, true));
+        this.tlsServer = net.createServer({ noDelay: true, allowHalfOpen: true }, (s) => this.accept(s, true));
         await listenOn(this.tlsServer, host, this.options.implicitTlsPort);
         implicitTlsPort = (this.tlsServer.address() as net.AddressInfo).port;
       }

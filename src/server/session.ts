@@ -111,6 +111,8 @@ export class Session {
   private held: Buffer | undefined;
   /** Set by end() (QUIT, 421): nothing the client sent after that runs. */
   private ending = false;
+  /** The client has closed its sending side (FIN): what it sent before still runs, then the session ends. */
+  private peerEnded = false;
   private closed = false;
   private lastReplyCode = 0;
   /** Rate-limit states (see RateLimit): when the command and error buckets are full again. */
@@ -157,6 +159,7 @@ export class Session {
     s.log.debug({ session: s.id, err: err.message }, 'control connection error');
   }
   private static onClose(this: ControlSocket) { this[SESSION]!.cleanup(); }
+  private static onEnd(this: ControlSocket) { this[SESSION]!.peerEnd(); }
   private static onDrain(this: ControlSocket) { this[SESSION]!.maybeResume(); }
 
   private attach(socket: ControlSocket) {
@@ -166,6 +169,19 @@ export class Session {
     socket.on('error', Session.onError);
     socket.on('close', Session.onClose);
     socket.on('drain', Session.onDrain);
+    socket.on('end', Session.onEnd);
+  }
+
+  /**
+   * The client sent FIN. The control socket is half-open (as the listening server makes it), so
+   * the commands it sent before, a running transfer included, are still carried out and answered,
+   * as other servers do (`printf 'USER..PASS..RETR..' | nc -N`); then the session ends. Closing
+   * the whole connection at once lost those replies whenever a command had to wait (a hashed
+   * password's check) and cut a running transfer.
+   */
+  private peerEnd() {
+    this.peerEnded = true;
+    if (!this.busy && !this.ending) this.end();
   }
 
   /**
@@ -301,6 +317,7 @@ export class Session {
     } finally {
       this.busy = false;
     }
+    if (this.peerEnded && !this.ending && this.queue.length === 0 && !this.held) this.end();
   }
 
   private async execute(line: string) {
@@ -309,7 +326,9 @@ export class Session {
     if (!spec) {
       // Only the leading letters: `PASS<TAB>secret` is one unknown "verb" that holds a password,
       // and so may any mistyped command's argument.
-      const shown = /^[A-Z0-9]{0,16}/.exec(verb)![0];
+      let shown = /^[A-Z0-9]{0,16}/.exec(verb)![0];
+      // Nor a password glued to its verb (`PASSsecret`: one unknown verb, mostly the password).
+      for (const secret of SECRET_ARGS) if (shown.startsWith(secret)) shown = secret;
       this.log.debug({ session: this.id, verb: shown }, 'unknown command');
       this.reply(500, `'${shown}': command not understood.`);
       return;
@@ -495,6 +514,13 @@ export class Session {
       bytes: () => bytes || moved(socket),
       what: spec.what,
     };
+    // An ABOR that came before the transfer started (pipelined in the same packet as its RETR)
+    // was queued behind it: it would wait for the transfer's end, which a client that reads
+    // nothing puts off until the stall timeout. It acts now, as one sent a moment later would.
+    if (this.queue.length && this.socket.writableLength <= IMMEDIATE_REPLY_LIMIT) {
+      const at = this.queue.findIndex((l) => !l.startsWith('\u0000') && parseCommandLine(l).verb === 'ABOR');
+      if (at >= 0) void this.execute(this.queue.splice(at, 1)[0]!);
+    }
     // A small file over a passive connection: the data goes out in one write that the kernel
     // takes at once, so holding 150 back until 226 costs the client nothing and saves a
     // control-connection write per file. Clients connect before they send RETR; one that waits
@@ -547,6 +573,7 @@ export class Session {
     const raw = this.socket;
     raw.removeListener('data', Session.onData);
     raw.removeListener('close', Session.onClose);
+    raw.removeListener('end', Session.onEnd);
     this.secure = true;
     this.wrapTls(raw, context);
   }
@@ -554,6 +581,8 @@ export class Session {
   /** Run the server side of TLS on the control connection (after AUTH TLS, or from the first byte). */
   private wrapTls(raw: net.Socket, context: tls.SecureContext) {
     const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: context });
+    // Half-open as the TCP socket under it (see peerEnd).
+    secure.allowHalfOpen = raw.allowHalfOpen;
     this.socket = secure;
     let established = false;
     secure.on('secure', () => {

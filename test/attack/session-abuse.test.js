@@ -127,13 +127,13 @@ test('a partial line sent in clear before AUTH TLS does not become part of a pro
   } finally { await srv.stop(); }
 });
 
-test('a password after PASS and a tab is neither logged nor echoed', async () => {
+test('a password after PASS and a tab, or glued to PASS, is neither logged nor echoed', async () => {
   const { lines, logger } = recordingLogger();
   const srv = await startServer({ logger });
   try {
     const c = await RawClient.connect(srv.port);
     await c.cmd(`USER ${USER}`);
-    for (const line of ['PASS\tsekrit-one', 'PASSWORD sekrit-two', 'pass\tsekrit-three', 'ACCT sekrit-four']) {
+    for (const line of ['PASS\tsekrit-one', 'PASSWORD sekrit-two', 'pass\tsekrit-three', 'ACCT sekrit-four', 'passsekrit5', 'ACCTsekrit6']) {
       const r = await c.cmd(line);
       assert.ok(!/sekrit/i.test(r.text), `reply to ${line.split(/\s/)[0]} echoes the secret: ${r.text}`);
     }

@@ -166,3 +166,28 @@ test('local storage: entries removed while a big folder is being listed are left
   for (const e of seen) assert.ok(e.type === 'file' && e.size === 1 && e.modified instanceof Date, e.name);
   await fs.rm(big, { recursive: true });
 });
+
+test('rename with noReplace never replaces what has the new name, in both backends', async () => {
+  const local = new LocalStorage(root);
+  const memory = new MemoryStorage();
+  for (const s of [local, memory]) {
+    await s.mkdir('/nr');
+    for (const [name, text] of [['a', 'first'], ['b', 'second']]) {
+      const w = await s.createWriteStream(`/nr/${name}`);
+      await new Promise((resolve, reject) => w.end(text, (err) => (err ? reject(err) : resolve())));
+    }
+    await s.mkdir('/nr/dir');
+    await assert.rejects(s.rename('/nr/a', '/nr/b', { noReplace: true }), { code: 'EEXIST' });
+    await assert.rejects(s.rename('/nr/dir', '/nr/b', { noReplace: true }), { code: 'EEXIST' });
+    assert.equal(await read(await s.createReadStream('/nr/a')), 'first');
+    assert.equal(await read(await s.createReadStream('/nr/b')), 'second');
+    await s.rename('/nr/a', '/nr/c', { noReplace: true });
+    await s.rename('/nr/dir', '/nr/dir2', { noReplace: true });
+    assert.equal(await read(await s.createReadStream('/nr/c')), 'first');
+    await assert.rejects(s.stat('/nr/a'), { code: 'ENOENT' });
+    assert.equal((await s.stat('/nr/dir2')).type, 'dir');
+    // Without the option, rename replaces, as rename(2) does.
+    await s.rename('/nr/c', '/nr/b');
+    assert.equal(await read(await s.createReadStream('/nr/b')), 'first');
+  }
+});

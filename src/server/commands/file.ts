@@ -83,11 +83,12 @@ export const fileCommands: CommandSpec[] = [
       const to = s.resolve(arg);
       s.require('rename', to);
       if (to === '/') throw new FtpReplyError(553, 'File name not allowed.');
-      if (!s.allows('overwrite', to)) {
+      const overwrite = s.allows('overwrite', to);
+      if (!overwrite) {
         const exists = await s.fs.stat(to).then(() => true, () => false);
         if (exists) throw new FtpReplyError(550, 'Permission denied: target exists.');
       }
-      await s.fs.rename(from, to);
+      await s.fs.rename(from, to, overwrite ? undefined : { noReplace: true });
       s.ctx.emit('rename', { session: s.info(), from, to });
       s.reply(250, 'Rename successful.');
     },

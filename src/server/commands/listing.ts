@@ -181,8 +181,20 @@ async function stat(s: Session, arg: string) {
   if (s.transfer) throw new FtpReplyError(450, 'Transfer in progress; try again later.');
   const target = await resolveTarget(s, arg);
   // Streamed onto the control connection, with backpressure, so a huge folder costs no memory.
+  // A client that closes while the listing waits for room ends it (and with it the open folder):
+  // waiting for a 'drain' that never comes kept the folder open and the session's loop for ever.
   const sock = s.socket;
-  const write = (text: string) => new Promise<void>((resolve) => { if (sock.write(text)) resolve(); else sock.once('drain', resolve); });
+  const write = (text: string) => new Promise<void>((resolve, reject) => {
+    if (sock.destroyed || !sock.writable) { reject(new FtpReplyError(421, 'Connection closed.')); return; }
+    if (sock.write(text)) { resolve(); return; }
+    const settle = () => {
+      sock.off('drain', settle);
+      sock.off('close', settle);
+      if (sock.destroyed) reject(new FtpReplyError(421, 'Connection closed.')); else resolve();
+    };
+    sock.on('drain', settle);
+    sock.on('close', settle);
+  });
   // RFC 959: 212 is a folder's status, 213 a file's.
   const code = target.dir ? 212 : 213;
   await write(`${code}-Status of ${stripListFlags(arg)}:\r\n`);

@@ -133,6 +133,7 @@ async function receive(s: Session, p: string, options: WriteOptions, mode: 'stor
   let sink: Writable | undefined;
   let writer: (FileWriter & { start: number }) | undefined;
   const target = uploadTarget(s, p, options, mode);
+  const noReplace = mode === 'unique' || !s.allows('overwrite', p);
   const writeOptions = target === p ? options : { exclusive: true };
   let ok = false;
   try {
@@ -159,7 +160,9 @@ async function receive(s: Session, p: string, options: WriteOptions, mode: 'stor
         // Closed before 226: a client that sees 226 finds every byte in the file.
         await writer?.close();
         // In atomic mode the file takes its name before 226 is sent: a client that sees 226 can use it.
-        if (target !== p) await s.fs.rename(target, p);
+        // Not over a file that appeared meanwhile when the user may not overwrite (or for STOU):
+        // the name was free when the upload began, but another upload may have taken it since.
+        if (target !== p) await s.fs.rename(target, p, noReplace ? { noReplace: true } : undefined);
         return received;
       },
     });
@@ -208,7 +211,9 @@ async function stor(s: Session, arg: string) {
       start = at.fileOffset - (afterCr ? 1 : 0);
     } catch (err) { s.clearData(); throw err; }
   }
-  await receive(s, p, { start }, 'store', `Opening ${modeName(s)} mode data connection for ${virtualBasename(p)}.`, undefined, afterCr);
+  // A user who may not overwrite creates the file exclusively: it may have appeared since the check.
+  const exclusive = start === 0 && !s.allows('overwrite', p) ? true : undefined;
+  await receive(s, p, { start, exclusive }, 'store', `Opening ${modeName(s)} mode data connection for ${virtualBasename(p)}.`, undefined, afterCr);
 }
 
 async function appe(s: Session, arg: string) {
@@ -218,7 +223,9 @@ async function appe(s: Session, arg: string) {
   const existing = await s.fs.stat(p).catch(() => undefined);
   if (existing?.type === 'dir') { s.clearData(); throw new FtpReplyError(550, 'Is a directory.'); }
   s.require(existing ? 'append' : 'upload', p);
-  await receive(s, p, { append: true }, 'append', `Opening ${modeName(s)} mode data connection for ${virtualBasename(p)}.`);
+  // Nor may one who may not append add to a file that appeared since the check.
+  const exclusive = !existing && !s.allows('append', p) ? true : undefined;
+  await receive(s, p, { append: true, exclusive }, 'append', `Opening ${modeName(s)} mode data connection for ${virtualBasename(p)}.`);
 }
 
 async function stou(s: Session, arg: string) {

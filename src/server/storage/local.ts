@@ -7,7 +7,7 @@ import { Readable, type Writable } from 'node:stream';
 import type { FileInfo } from '../../protocol/listing.js';
 import { fdWriter } from '../../io/fd-writer.js';
 import { FIELDS, helperAvailable, lstatOnHelper } from './lstat-helper.js';
-import { StorageError, type FileReader, type FileWriter, type Storage, type WriteOptions } from './storage.js';
+import { StorageError, type FileReader, type FileWriter, type RenameOptions, type Storage, type WriteOptions } from './storage.js';
 
 const MAX_CHUNK = 1024 * 1024;
 const MIN_CHUNK = 16 * 1024;
@@ -46,6 +46,7 @@ interface MetaOps {
   rmdir(p: string): void | Promise<void>;
   unlink(p: string): void | Promise<void>;
   rename(a: string, b: string): void | Promise<void>;
+  link(a: string, b: string): void | Promise<void>;
   chmod(p: string, mode: number): void | Promise<void>;
   utimes(p: string, atime: Date, mtime: Date): void | Promise<void>;
 }
@@ -62,6 +63,7 @@ const direct: MetaOps = {
   rmdir: (p) => fs.rmdirSync(p),
   unlink: (p) => fs.unlinkSync(p),
   rename: (a, b) => fs.renameSync(a, b),
+  link: (a, b) => fs.linkSync(a, b),
   chmod: (p, m) => fs.chmodSync(p, m),
   utimes: (p, a, m) => fs.utimesSync(p, a, m),
 };
@@ -78,6 +80,7 @@ const threaded: MetaOps = {
   rmdir: promisify(fs.rmdir),
   unlink: promisify(fs.unlink),
   rename: promisify(fs.rename),
+  link: promisify(fs.link),
   chmod: promisify(fs.chmod),
   utimes: promisify(fs.utimes),
 };
@@ -460,10 +463,31 @@ export class LocalStorage implements Storage {
     return path.join(parent, path.posix.basename(vpath));
   }
 
-  async rename(from: string, to: string): Promise<void> {
+  async rename(from: string, to: string, options: RenameOptions = {}): Promise<void> {
     const src = await this.realNoFollow(from);
-    await guard(() => this.ops.lstat(src));
+    const st = await guard(() => this.ops.lstat(src));
     const dst = await this.real(to, true);
+    if (options.noReplace) { await this.renameNoReplace(src, dst, st.isDirectory()); return; }
+    await guard(() => this.ops.rename(src, dst));
+  }
+
+  /**
+   * rename(2) replaces what has the new name. A hard link is made only while nothing has it
+   * (EEXIST otherwise, atomically), and the old name then goes. Folders cannot be linked, nor
+   * files on file systems without hard links: for them the name is checked just before.
+   */
+  private async renameNoReplace(src: string, dst: string, isDir: boolean): Promise<void> {
+    if (!isDir) {
+      try {
+        await this.ops.link(src, dst);
+        await guard(() => this.ops.unlink(src));
+        return;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException)?.code;
+        if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EMLINK') mapError(err);
+      }
+    }
+    if (await Promise.resolve().then(() => this.ops.lstat(dst)).then(() => true, () => false)) throw new StorageError('EEXIST');
     await guard(() => this.ops.rename(src, dst));
   }
 

@@ -1,7 +1,7 @@
 // Storage held in memory: for tests and for embedding apps that hand uploads straight to code.
 import { Readable, Writable } from 'node:stream';
 import type { FileInfo } from '../../protocol/listing.js';
-import { StorageError, type Storage, type WriteOptions } from './storage.js';
+import { StorageError, type RenameOptions, type Storage, type WriteOptions } from './storage.js';
 
 interface Node {
   type: 'file' | 'dir';
@@ -119,12 +119,13 @@ export class MemoryStorage implements Storage {
     dir.children!.delete(name);
   }
 
-  async rename(from: string, to: string): Promise<void> {
+  async rename(from: string, to: string, options: RenameOptions = {}): Promise<void> {
     const src = this.parentOf(from);
     const n = src.dir.children!.get(src.name);
     if (!n) throw new StorageError('ENOENT');
     if (n.type === 'dir' && (to + '/').startsWith(from.replace(/\/?$/, '/'))) throw new StorageError('EINVAL');
     const dst = this.parentOf(to);
+    if (options.noReplace && dst.dir.children!.has(dst.name)) throw new StorageError('EEXIST');
     src.dir.children!.delete(src.name);
     dst.dir.children!.set(dst.name, n);
   }

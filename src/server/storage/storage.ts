@@ -24,6 +24,14 @@ export interface WriteOptions {
   exclusive?: boolean;
 }
 
+export interface RenameOptions {
+  /**
+   * Fail with EEXIST when `to` exists, atomically where the backend can: an upload or a rename by
+   * a user who may not overwrite must not replace a file that appeared since it was checked.
+   */
+  noReplace?: boolean;
+}
+
 /** Positional reads into the caller's buffer, for backends that can: downloads then reuse buffers. */
 export interface FileReader {
   readonly size: number;
@@ -58,7 +66,7 @@ export interface Storage {
   mkdir(path: string): Promise<void>;
   rmdir(path: string): Promise<void>;
   unlink(path: string): Promise<void>;
-  rename(from: string, to: string): Promise<void>;
+  rename(from: string, to: string, options?: RenameOptions): Promise<void>;
   chmod(path: string, mode: number): Promise<void>;
   setModified(path: string, date: Date): Promise<void>;
 }
