@@ -68,8 +68,9 @@ export function promptPassword(question: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const input = process.stdin;
     if (!input.isTTY) { reject(new Error('a password is needed: give it in WHARF_PASSWORD or ~/.netrc')); return; }
-    process.stderr.write(question);
+    // Echo off before the question shows: input typed on seeing it is not echoed.
     input.setRawMode(true);
+    process.stderr.write(question);
     input.resume();
     input.setEncoding('utf8');
     let answer = '';

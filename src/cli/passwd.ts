@@ -13,8 +13,9 @@ async function readPassword(prompt: string): Promise<string> {
     }
     return data.split(/\r?\n/)[0] ?? '';
   }
-  process.stderr.write(prompt);
+  // Echo off before the prompt shows: input typed (or sent by a script) on seeing it is not echoed.
   stdin.setRawMode(true);
+  process.stderr.write(prompt);
   stdin.resume();
   return new Promise((resolve, reject) => {
     let pw = '';
