@@ -15,6 +15,7 @@ chmod +x /usr/sbin/policy-rc.d
 apt-get update
 apt-get install -y --no-install-recommends \
   curl lftp wget tnftp python3 python3-pyftpdlib python3-openssl openssl ca-certificates \
+  rclone ncftp busybox inetutils-ftp aria2 wput \
   libcap2 libpam0g libpam-modules libssl3 libwrap0 libsodium23 libcrypt1 \
   libacl1 libhiredis0.14 libidn2-0 libmemcached11 libmemcachedutil2 libncursesw6 libtinfo6 libpcre2-posix3
 

@@ -119,13 +119,6 @@ export class PassiveListener {
     if (this.waiter) { this.waiter.resolve(s); this.waiter = undefined; } else this.socket = s;
   }
 
-  /** Resolves true once the client has opened the data connection, false after `ms` or on close. */
-  waitConnected(ms: number): Promise<boolean> {
-    if (this.socket) return Promise.resolve(true);
-    if (this.closed || !this.armed) return Promise.resolve(false);
-    return this.accept(ms).then((s) => { this.socket = s; return true; }, () => false);
-  }
-
   /** The data connection, once the client has opened it; rejects after `timeoutMs`. */
   accept(timeoutMs: number): Promise<net.Socket> {
     const ready = this.socket;

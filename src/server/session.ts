@@ -44,8 +44,12 @@ interface RunningTransfer {
   what: string;
 }
 
-/** How long 150 may be held back for a small file while the client opens the data connection. */
-const HOLD_150_MS = 20;
+/**
+ * How long `226` for a small download waits for the client to close its end of the data
+ * connection (see runTransfer). Clients close on end of data, so this is only for one that does
+ * not before it has the reply.
+ */
+const SMALL_CLOSE_WAIT_MS = 50;
 
 export interface TransferSpec {
   /** Text of the 150 reply. */
@@ -521,23 +525,20 @@ export class Session {
       const at = this.queue.findIndex((l) => !l.startsWith('\u0000') && parseCommandLine(l).verb === 'ABOR');
       if (at >= 0) void this.execute(this.queue.splice(at, 1)[0]!);
     }
-    // A small file over a passive connection: the data goes out in one write that the kernel
-    // takes at once, so holding 150 back until 226 costs the client nothing and saves a
-    // control-connection write per file. Clients connect before they send RETR; one that waits
-    // for 150 first gets it after HOLD_150_MS. Not under TLS, where the client waits for 150
-    // before its handshake, nor when the write is not taken whole (see below).
-    const setup = this.data;
-    let corked = spec.small === true && this.protection !== 'P' && setup?.kind === 'passive';
+    // A small download goes out in one write and its end at once, so 226 could follow 150 by
+    // microseconds and reach the client in one read. aria2 then waits for a 226 that is already
+    // in its buffer, until its timeout (60 s per file; when 150 and 226 were sent in one write,
+    // every file of up to 64 KiB). 226 waits for the client to close its end, which it does once
+    // it has read 150 and the data: the reply then comes in a read of its own.
     try {
-      if (corked && setup?.kind === 'passive') corked = await setup.listener.waitConnected(HOLD_150_MS);
-      if (corked) this.socket.cork();
       this.reply(150, spec.opening);
       socket = await this.openData(spec.inbound);
       if (controller.signal.aborted) throw new Error('aborted');
-      const moving = spec.run(socket, controller.signal);
-      // Bytes the kernel did not take at once wait for the client to read: it may want 150 first.
-      if (corked && socket.writableLength > 0) { this.socket.uncork(); corked = false; }
-      bytes = await moving;
+      bytes = await spec.run(socket, controller.signal);
+      if (spec.small === true) {
+        await clientClosed(socket, SMALL_CLOSE_WAIT_MS);
+        if (controller.signal.aborted) throw new Error('aborted');
+      }
       succeeded = true;
       this.reply(226, spec.complete ? spec.complete(bytes) : 'Transfer complete.');
       return true;
@@ -556,7 +557,6 @@ export class Session {
       }
       this.clearData();
       this.transfer = undefined;
-      if (corked) this.socket.uncork();
       finish();
     }
   }
@@ -648,6 +648,25 @@ function closeGracefully(socket: Duplex) {
   const timer = setTimeout(() => socket.destroy(), 5000);
   timer.unref();
   socket.once('close', () => clearTimeout(timer));
+}
+
+/** Until the client has closed its end of a data connection (or it is gone), at most `ms`. */
+function clientClosed(socket: Duplex, ms: number): Promise<void> {
+  if (socket.readableEnded || socket.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      socket.off('end', done);
+      socket.off('close', done);
+      socket.off('error', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    socket.once('end', done);
+    socket.once('close', done);
+    socket.once('error', done);
+    socket.resume();
+  });
 }
 
 function moved(socket: Duplex | undefined): number {

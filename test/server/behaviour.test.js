@@ -551,7 +551,7 @@ test('small files: 150 comes before the data even for a client that connects onl
     const d = await connectData('127.0.0.1', port);
     assert.deepEqual(await collect(d), body);
     assert.equal((await c.read()).code, 226);
-    // And the usual order: connected first, then 150 and 226 together after the bytes.
+    // And the usual order: connected first, then 150, the bytes, 226.
     const d2 = await c.passive('EPSV');
     const got = collect(d2);
     const r = await c.cmd('REST 1000');
@@ -559,6 +559,39 @@ test('small files: 150 comes before the data even for a client that connects onl
     assert.equal((await c.cmd('RETR small.bin')).code, 150);
     assert.deepEqual(await got, body.subarray(1000));
     assert.equal((await c.read()).code, 226);
+    c.close();
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('small files: 226 comes after the client has closed the data connection, not in the read that brings 150 (aria2)', async () => {
+  const srv = await startServer();
+  try {
+    const body = Buffer.alloc(3000, 9);
+    await fs.writeFile(path.join(srv.root, 'small.bin'), body);
+    const c = await RawClient.connect(srv.port);
+    await c.login(USER, PASSWORD);
+    await c.cmd('TYPE I');
+    for (const closes of [true, false]) {
+      const port = await epsvPort(c);
+      // Half-open, as a C client's socket: the server's end of data does not close ours.
+      const d = await new Promise((resolve, reject) => {
+        const s = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true }, () => resolve(s));
+        s.once('error', reject);
+      });
+      d.setTimeout(10_000, () => d.destroy());
+      const got = collect(d);
+      assert.equal((await c.cmd('RETR small.bin')).code, 150);
+      // aria2 reads replies into a buffer and then waits for the socket to be readable: a 226
+      // that came with the 150 stayed in its buffer until its timeout (60 s per file).
+      assert.equal(c.replies.length, 0, '226 did not come with 150');
+      assert.deepEqual(await got, body);
+      if (closes) d.end();
+      // A client that keeps its end open until the reply still gets it, a moment later.
+      assert.equal((await c.read(5000)).code, 226);
+      d.destroy();
+    }
     c.close();
   } finally {
     await srv.stop();
