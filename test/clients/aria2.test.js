@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startServer, USER, PASSWORD } from '../helpers/server.js';
-import { run, have } from '../helpers/run.js';
+import { run, needTool } from '../helpers/run.js';
 
 let srv, srv6, tmp;
 const files = {
@@ -36,13 +36,6 @@ after(async () => {
   await fs.rm(tmp, { recursive: true, force: true });
 });
 
-async function need(t) {
-  if (await have('aria2c')) return true;
-  if (process.env.CI) assert.fail('aria2c is not installed (CI must install it)');
-  t.skip('aria2c not installed');
-  return false;
-}
-
 /**
  * aria2c with a 10 s network timeout. It waits for each 226 until that timeout and then still
  * reports success, so a reply it missed shows only as time: each run must finish well within it.
@@ -59,7 +52,7 @@ const url = (port, rel, host = '127.0.0.1') => `ftp://${host}:${port}/${rel.spli
 
 for (const mode of ['passive', 'active']) {
   test(`aria2c downloads empty, small and big files byte for byte, without waiting out its timeout (${mode})`, async (t) => {
-    if (!(await need(t))) return;
+    if (!(await needTool(t, 'aria2c'))) return;
     const dir = path.join(tmp, mode);
     for (const [rel, data] of Object.entries(files)) {
       const r = await aria2([`--ftp-pasv=${mode === 'passive'}`, '-o', path.basename(rel), url(srv.port, rel)], dir);
@@ -71,7 +64,7 @@ for (const mode of ['passive', 'active']) {
 }
 
 test('aria2c segmented download: four connections with REST offsets, and a resume', async (t) => {
-  if (!(await need(t))) return;
+  if (!(await needTool(t, 'aria2c'))) return;
   const dir = path.join(tmp, 'segments');
   const big = files['big.bin'];
   const r = await aria2(['-x4', '-s4', '-k1M', url(srv.port, 'big.bin')], dir);
@@ -87,7 +80,7 @@ test('aria2c segmented download: four connections with REST offsets, and a resum
 });
 
 test('aria2c over IPv6 (::1)', async (t) => {
-  if (!(await need(t))) return;
+  if (!(await needTool(t, 'aria2c'))) return;
   const dir = path.join(tmp, 'v6');
   for (const rel of ['small.bin', 'dir with space/é ü.bin']) {
     const r = await aria2(['-o', path.basename(rel), url(srv6.port, rel, '[::1]')], dir);

@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startServer, USER, PASSWORD } from '../helpers/server.js';
-import { run, have } from '../helpers/run.js';
+import { run, needTool } from '../helpers/run.js';
 
 let srv, srv6, tmp;
 before(async () => {
@@ -21,13 +21,6 @@ after(async () => {
   await fs.rm(tmp, { recursive: true, force: true });
 });
 
-async function need(t, tool) {
-  if (await have(tool)) return true;
-  if (process.env.CI) assert.fail(`${tool} is not installed (CI must install it)`);
-  t.skip(`${tool} not installed`);
-  return false;
-}
-
 const FILES = {
   'empty.dat': Buffer.alloc(0),
   'small.txt': Buffer.from('hello\n'),
@@ -37,7 +30,7 @@ const FILES = {
 
 for (const [family, host] of [['IPv4', '127.0.0.1'], ['IPv6', '::1']]) {
   test(`busybox ftpget and ftpput: empty, small and big files, names with spaces and UTF-8 (${family})`, async (t) => {
-    if (!(await need(t, 'busybox'))) return;
+    if (!(await needTool(t, 'busybox'))) return;
     const s = host === '::1' ? srv6 : srv;
     // ftpget HOST LOCAL REMOTE, ftpput HOST REMOTE LOCAL.
     const bb = (applet, local, remote) => run('busybox', [applet, '-u', USER, '-p', PASSWORD, '-P', String(s.port), host,
@@ -60,7 +53,7 @@ for (const [family, host] of [['IPv4', '127.0.0.1'], ['IPv6', '::1']]) {
 }
 
 test('busybox ftpget -c resumes a partial file (SIZE, REST)', async (t) => {
-  if (!(await need(t, 'busybox'))) return;
+  if (!(await needTool(t, 'busybox'))) return;
   const data = crypto.randomBytes(2 * 1024 * 1024 + 1);
   await fs.writeFile(path.join(srv.root, 'resume.bin'), data);
   const local = path.join(tmp, 'resume.bin');
@@ -78,7 +71,7 @@ function inetutilsFtp(args, lines, cwd) {
 
 for (const [mode, args, s] of [['passive, IPv4', ['-p'], () => srv], ['active (EPRT), IPv6', ['-A', '-6'], () => srv6]]) {
   test(`inetutils ftp: ls, get, reget, put, mkdir, rename, delete, rmdir, modtime (${mode})`, async (t) => {
-    if (!(await need(t, 'inetutils-ftp'))) return;
+    if (!(await needTool(t, 'inetutils-ftp'))) return;
     const server = s();
     const host = server === srv6 ? '::1' : '127.0.0.1';
     const dir = await fs.mkdtemp(path.join(tmp, 'inet-'));

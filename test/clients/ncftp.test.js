@@ -9,7 +9,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startServer, USER, PASSWORD } from '../helpers/server.js';
-import { run, have } from '../helpers/run.js';
+import { run, needTool } from '../helpers/run.js';
 
 let srv, tmp;
 before(async () => {
@@ -20,13 +20,6 @@ after(async () => {
   await srv.stop();
   await fs.rm(tmp, { recursive: true, force: true });
 });
-
-async function need(t) {
-  if (await have('ncftpget')) return true;
-  if (process.env.CI) assert.fail('ncftp is not installed (CI must install it)');
-  t.skip('ncftp not installed');
-  return false;
-}
 
 const auth = () => ['-u', USER, '-p', PASSWORD, '-P', String(srv.port), '-t', '20'];
 const nc = (tool, args) => run(tool, args, { timeout: 60_000 });
@@ -50,7 +43,7 @@ async function assertTree(dir) {
 }
 
 test('ncftpput -R uploads a tree and ncftpget -R fetches it back, passive and active', async (t) => {
-  if (!(await need(t))) return;
+  if (!(await needTool(t, 'ncftpget', 'ncftp'))) return;
   const src = path.join(tmp, 'tree');
   await writeTree(src);
   const up = await nc('ncftpput', [...auth(), '-V', '-R', '-m', '127.0.0.1', '/up', src]);
@@ -66,7 +59,7 @@ test('ncftpput -R uploads a tree and ncftpget -R fetches it back, passive and ac
 });
 
 test('ncftpget resumes a partial download with REST', async (t) => {
-  if (!(await need(t))) return;
+  if (!(await needTool(t, 'ncftpget', 'ncftp'))) return;
   const data = crypto.randomBytes(2 * 1024 * 1024 + 9);
   await fs.writeFile(path.join(srv.root, 'resume.bin'), data);
   const dest = path.join(tmp, 'resume');
@@ -80,7 +73,7 @@ test('ncftpget resumes a partial download with REST', async (t) => {
 });
 
 test('ncftpls lists names with spaces and UTF-8, long and short', async (t) => {
-  if (!(await need(t))) return;
+  if (!(await needTool(t, 'ncftpget', 'ncftp'))) return;
   await writeTree(path.join(srv.root, 'ls'));
   const url = `ftp://127.0.0.1/ls/${encodeURIComponent('dir with space')}/`;
   const long = await nc('ncftpls', [...auth(), '-l', url]);

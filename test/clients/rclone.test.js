@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { selfSignedCertificate } from '../../dist/server/certificates.js';
 import { startServer, USER, PASSWORD } from '../helpers/server.js';
-import { run, have } from '../helpers/run.js';
+import { run, have, needTool } from '../helpers/run.js';
 
 let srv, srv6, tmp, obscured, env;
 
@@ -29,13 +29,6 @@ after(async () => {
   await srv6?.stop();
   await fs.rm(tmp, { recursive: true, force: true });
 });
-
-async function need(t) {
-  if (await have('rclone')) return true;
-  if (process.env.CI) assert.fail('rclone is not installed (CI must install it)');
-  t.skip('rclone not installed');
-  return false;
-}
 
 /** rclone against `:ftp:` with the backend's options as environment variables (no config file). */
 function rclone(args, options = {}, { host = '127.0.0.1', port = srv.port } = {}) {
@@ -88,7 +81,7 @@ const MODES = {
 
 for (const [mode, options] of Object.entries(MODES)) {
   test(`rclone sync up and down, times kept, nothing copied twice (${mode})`, async (t) => {
-    if (!(await need(t))) return;
+    if (!(await needTool(t, 'rclone'))) return;
     const where = mode === 'implicit FTPS' ? { port: srv.implicitTlsPort } : {};
     const slug = mode.replace(/\W+/g, '-');
     const src = path.join(tmp, `src-${slug}`);
@@ -123,7 +116,7 @@ for (const [mode, options] of Object.entries(MODES)) {
 }
 
 test('rclone lsjson reads sizes, folders, UTF-8 names and times from MLSD', async (t) => {
-  if (!(await need(t))) return;
+  if (!(await needTool(t, 'rclone'))) return;
   const dir = path.join(srv.root, 'ls');
   await makeTree(dir);
   const r = await rclone(['lsjson', '-R', ':ftp:/ls']);
@@ -141,7 +134,7 @@ test('rclone lsjson reads sizes, folders, UTF-8 names and times from MLSD', asyn
 });
 
 test('rclone cat with offsets (REST), moveto, deletefile, mkdir, rmdir, purge, touch', async (t) => {
-  if (!(await need(t))) return;
+  if (!(await needTool(t, 'rclone'))) return;
   const data = crypto.randomBytes(2 * 1024 * 1024 + 11);
   await fs.mkdir(path.join(srv.root, 'ops'));
   await fs.writeFile(path.join(srv.root, 'ops', 'data.bin'), data);
@@ -173,7 +166,7 @@ test('rclone cat with offsets (REST), moveto, deletefile, mkdir, rmdir, purge, t
 });
 
 test('rclone over IPv6 (::1): copy up and down', async (t) => {
-  if (!(await need(t))) return;
+  if (!(await needTool(t, 'rclone'))) return;
   const src = path.join(tmp, 'src6');
   await makeTree(src);
   // rclone 1.60 dials "::1:port" unbracketed and fails; the bracketed host works.

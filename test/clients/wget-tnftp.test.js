@@ -6,7 +6,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startServer, USER, PASSWORD } from '../helpers/server.js';
-import { run, have } from '../helpers/run.js';
+import { run, needTool } from '../helpers/run.js';
 
 let srv, tmp;
 before(async () => {
@@ -18,16 +18,8 @@ after(async () => {
   await fs.rm(tmp, { recursive: true, force: true });
 });
 
-/** CI installs every client; on a developer's machine a missing one is skipped, loudly. */
-async function need(t, tool) {
-  if (await have(tool)) return true;
-  if (process.env.CI) assert.fail(`${tool} is not installed (CI must install it)`);
-  t.skip(`${tool} not installed`);
-  return false;
-}
-
 test('wget -r fetches a tree byte for byte', async (t) => {
-  if (!(await need(t, 'wget'))) return;
+  if (!(await needTool(t, 'wget'))) return;
   const files = { 'site/index.txt': crypto.randomBytes(5000), 'site/a/b/deep.bin': crypto.randomBytes(70_000) };
   for (const [rel, data] of Object.entries(files)) {
     await fs.mkdir(path.dirname(path.join(srv.root, rel)), { recursive: true });
@@ -39,7 +31,7 @@ test('wget -r fetches a tree byte for byte', async (t) => {
 });
 
 test('tnftp: login, cd, ls, get, put, mkdir, delete', async (t) => {
-  if (!(await need(t, 'tnftp'))) return;
+  if (!(await needTool(t, 'tnftp'))) return;
   await fs.mkdir(path.join(srv.root, 'tn'));
   await fs.writeFile(path.join(srv.root, 'tn', 'from-server.txt'), 'server side');
   await fs.writeFile(path.join(tmp, 'local.txt'), 'client side');

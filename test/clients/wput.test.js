@@ -9,7 +9,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startServer, USER, PASSWORD } from '../helpers/server.js';
-import { run, have } from '../helpers/run.js';
+import { run, needTool } from '../helpers/run.js';
 
 let srv, tmp;
 before(async () => {
@@ -21,20 +21,13 @@ after(async () => {
   await fs.rm(tmp, { recursive: true, force: true });
 });
 
-async function need(t) {
-  if (await have('wput')) return true;
-  if (process.env.CI) assert.fail('wput is not installed (CI must install it)');
-  t.skip('wput not installed');
-  return false;
-}
-
 // --timeout is in tenths of a second.
 const wput = (args) => run('wput', ['--tries=1', '--timeout=200', ...args], { timeout: 60_000 });
 const url = (rel) => `ftp://${USER}:${encodeURIComponent(PASSWORD)}@127.0.0.1:${srv.port}/${rel.split('/').map(encodeURIComponent).join('/')}`;
 
 for (const [mode, flags] of [['passive', []], ['active', ['--port-mode']]]) {
   test(`wput uploads empty, small and big files into new folders (${mode})`, async (t) => {
-    if (!(await need(t))) return;
+    if (!(await needTool(t, 'wput'))) return;
     for (const [name, size] of [['empty.dat', 0], ['small é.txt', 13], ['big.bin', 3 * 1024 * 1024 + 1]]) {
       const data = crypto.randomBytes(size);
       const local = path.join(tmp, `${mode}-${name}`);
@@ -48,7 +41,7 @@ for (const [mode, flags] of [['passive', []], ['active', ['--port-mode']]]) {
 }
 
 test('wput resumes a partial upload (REST + STOR)', async (t) => {
-  if (!(await need(t))) return;
+  if (!(await needTool(t, 'wput'))) return;
   const data = crypto.randomBytes(2 * 1024 * 1024 + 3);
   const local = path.join(tmp, 'resume.bin');
   await fs.writeFile(local, data);

@@ -20,3 +20,14 @@ export async function have(cmd) {
   const r = await run('sh', ['-c', `command -v ${cmd}`]);
   return r.status === 0;
 }
+
+/**
+ * For a test that drives `command`: true when it is installed. CI installs every client, so there
+ * a missing one fails the test; on a developer's machine the test is skipped, saying which.
+ */
+export async function needTool(t, command, name = command) {
+  if (await have(command)) return true;
+  if (process.env.CI) throw new Error(`${name} is not installed (CI must install it)`);
+  t.skip(`${name} not installed`);
+  return false;
+}
