@@ -11,7 +11,7 @@ import { Session } from './session.js';
 import type { ResolvedOptions, ServerContext } from './context.js';
 import type { FtpServerEvents, SessionInfo } from './events.js';
 import { StaticAuthenticator, type Account, type Authenticator, type StaticUser, type AnonymousOptions } from './auth/authenticator.js';
-import { LocalStorage } from './storage/local.js';
+import { checkUmask, LocalStorage } from './storage/local.js';
 import type { Storage } from './storage/storage.js';
 import { normalizeIp } from '../protocol/address.js';
 import { LoginBan } from './policy/login-ban.js';
@@ -130,9 +130,7 @@ export function parsePortRange(value: [number, number] | string | undefined): [n
 }
 
 function resolveOptions(o: FtpServerOptions, pasvAddress: () => string | undefined): ResolvedOptions {
-  if (o.umask !== undefined && (!Number.isInteger(o.umask) || o.umask < 0 || o.umask > 0o777)) {
-    throw new Error(`umask must be from 0 to 0o777, got ${String(o.umask)}`);
-  }
+  if (o.umask !== undefined) checkUmask(o.umask);
   const req = o.requireTls;
   const requireTls = typeof req === 'object'
     ? { control: req.control ?? true, data: req.data ?? true, anonymousExempt: req.anonymousExempt ?? false }

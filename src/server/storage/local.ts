@@ -156,6 +156,12 @@ export interface LocalStorageOptions {
   umask?: number;
 }
 
+/** A umask option, checked wherever it is given (the server checks it at once, not at the first login). */
+export function checkUmask(umask: number): number {
+  if (!Number.isInteger(umask) || umask < 0 || umask > 0o777) throw new Error(`umask must be from 0 to 0o777, got ${String(umask)}`);
+  return umask;
+}
+
 export class LocalStorage implements Storage {
   private rootReal: string | undefined;
   private readonly ops: MetaOps;
@@ -165,8 +171,7 @@ export class LocalStorage implements Storage {
 
   constructor(private readonly root: string, options: LocalStorageOptions = {}) {
     this.ops = options.directMetadata === false ? threaded : direct;
-    const umask = options.umask ?? 0o022;
-    if (!Number.isInteger(umask) || umask < 0 || umask > 0o777) throw new Error(`umask must be from 0 to 0o777, got ${String(umask)}`);
+    const umask = checkUmask(options.umask ?? 0o022);
     this.fileMode = 0o666 & ~umask;
     this.dirMode = 0o777 & ~umask;
   }
