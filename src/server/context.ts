@@ -32,7 +32,13 @@ export interface ServerContext {
   /** Shared by every session; each keeps only its state (a number) per limit. */
   limits: { commands: RateLimit; errors: RateLimit };
   authenticator: Authenticator;
+  /** The server's TLS context, undefined when TLS is not configured. */
   tlsContext(): tls.SecureContext | undefined;
+  /**
+   * The context one session's control and data connections use: the server's, or, when data
+   * connections must resume the control connection's TLS session, one of the session's own.
+   */
+  sessionTlsContext(): tls.SecureContext | undefined;
   storageFor(account: Account): Storage;
   emit<E extends keyof FtpServerEvents>(event: E, payload: FtpServerEvents[E]): void;
   sessionClosed(session: Session): void;

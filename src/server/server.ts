@@ -228,6 +228,11 @@ export class FtpServer extends EventEmitter {
       limits: { commands: new RateLimit(this.resolved.commandRate), errors: new RateLimit(this.resolved.errorRate) },
       authenticator: this.authenticator,
       tlsContext: () => this.secureContext,
+      // Session tickets are sealed with the context's own random keys: with a context per session,
+      // a data connection can resume only a session of this control connection, never one that
+      // another client (logged in or not) obtained on a control connection of its own.
+      sessionTlsContext: () => (this.resolved.requireTlsSessionReuse && this.options.tls
+        ? this.buildContext(this.options.tls) : this.secureContext),
       storageFor: (account) => account.storage ?? this.options.storage?.(account) ??
         this.localStorage(path.resolve(account.root ?? this.options.root ?? process.cwd())),
       emit: (event, payload) => {

@@ -87,6 +87,8 @@ export class Session {
 
   /** Control connection protected by TLS (AUTH TLS done, or implicit FTPS). */
   secure: boolean;
+  /** The TLS context of the control connection, which its data connections use too. */
+  private tlsContext: tls.SecureContext | undefined;
   implicitTls: boolean;
   pbszSet = false;
   protection: 'C' | 'P';
@@ -134,7 +136,7 @@ export class Session {
     this.protection = implicitTls ? 'P' : 'C';
     this.splitter = new CommandLineSplitter(ctx.options.maxCommandLength);
     this.loginDue = this.loginDeadline();
-    if (implicitTls) this.wrapTls(socket, ctx.tlsContext()!);
+    if (implicitTls) this.wrapTls(socket, ctx.sessionTlsContext()!);
     else this.attach(socket);
   }
 
@@ -490,7 +492,7 @@ export class Session {
     }
     raw.setTimeout(t.dataStall, () => raw.destroy(new Error('data connection stalled')));
     if (this.protection !== 'P') return raw;
-    const context = this.ctx.tlsContext();
+    const context = this.tlsContext;
     if (!context) throw new FtpReplyError(425, 'TLS not configured.');
     const under = (inbound && slabReader(raw)) || raw;
     const secured = await secureDataSocket(under, context, t.dataConnect, this.ctx.options.requireTlsSessionReuse);
@@ -580,6 +582,7 @@ export class Session {
 
   /** Run the server side of TLS on the control connection (after AUTH TLS, or from the first byte). */
   private wrapTls(raw: net.Socket, context: tls.SecureContext) {
+    this.tlsContext = context;
     const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: context });
     // Half-open as the TCP socket under it (see peerEnd).
     secure.allowHalfOpen = raw.allowHalfOpen;

@@ -216,6 +216,44 @@ test('require TLS session reuse: curl (which resumes) works; a fresh data handsh
   }
 });
 
+for (const version of ['TLSv1.2', 'TLSv1.3']) test(`require TLS session reuse: a data connection resuming another control connection's session is refused (${version})`, async () => {
+  const strict = await startServer({ tls: cert, requireTlsSessionReuse: true });
+  const pin = { minVersion: version, maxVersion: version };
+  try {
+    await fs.writeFile(path.join(strict.root, 'secret.txt'), 'victim data');
+    const victim = await RawClient.connect(strict.port);
+    const own = await victim.startTls(pin);
+    await victim.cmd('PBSZ 0');
+    await victim.cmd('PROT P');
+    await victim.login(USER, PASSWORD);
+    // The attacker's own TLS session, from a control connection of its own (no login needed).
+    const attacker = await RawClient.connect(strict.port);
+    const stolen = await attacker.startTls(pin);
+    assert.equal((await attacker.cmd('NOOP')).code, 200);
+    const session = stolen.getSession();
+    assert.ok(session, 'the attacker holds a resumable session');
+    const { port } = parsePasvReply((await victim.cmd('PASV')).text);
+    assert.equal((await victim.cmd('RETR secret.txt')).code, 150);
+    const data = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, session, ...pin });
+    data.on('error', () => {});
+    const got = collect(data).catch(() => Buffer.alloc(0));
+    assert.equal((await victim.read()).code, 425);
+    assert.equal((await got).toString(), '');
+    // The victim's own session still resumes: the next download goes through.
+    const again = parsePasvReply((await victim.cmd('PASV')).text);
+    const raw = net.connect({ host: '127.0.0.1', port: again.port });
+    await new Promise((r) => raw.once('connect', r));
+    assert.equal((await victim.cmd('RETR secret.txt')).code, 150);
+    const mine = tls.connect({ socket: raw, rejectUnauthorized: false, session: own.getSession(), ...pin });
+    assert.equal((await collect(mine)).toString(), 'victim data');
+    assert.equal((await victim.read()).code, 226);
+    victim.close();
+    attacker.close();
+  } finally {
+    await strict.stop();
+  }
+});
+
 test('certificates reload for new sessions without a restart', async () => {
   const other = await selfSignedCertificate(['renewed.example']);
   const s2 = await startServer({ tls: cert });

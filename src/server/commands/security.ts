@@ -5,14 +5,13 @@ import type { CommandSpec } from './table.js';
 
 function auth(s: Session, arg: string) {
   const mech = arg.trim().toUpperCase();
-  const context = s.ctx.tlsContext();
-  if (!context) throw new FtpReplyError(502, 'TLS is not configured on this server.');
+  if (!s.ctx.tlsContext()) throw new FtpReplyError(502, 'TLS is not configured on this server.');
   if (s.secure) throw new FtpReplyError(503, 'Already using TLS.');
   if (!['TLS', 'TLS-C', 'SSL', 'TLS-P'].includes(mech)) throw new FtpReplyError(504, 'Security mechanism not understood: use AUTH TLS.');
   // RFC 2228: a new security exchange resets the login; the client logs in again, now protected.
   if (s.account || s.pendingUser !== undefined) s.logout();
   s.reply(234, `AUTH ${mech} successful.`);
-  s.upgradeToTls(context);
+  s.upgradeToTls(s.ctx.sessionTlsContext()!);
   s.pbszSet = false;
   // Legacy AUTH SSL / TLS-P meant "protect data too".
   s.protection = mech === 'SSL' || mech === 'TLS-P' ? 'P' : 'C';
