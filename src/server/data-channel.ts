@@ -4,6 +4,7 @@ import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { connectSteerable } from '../io/read-sink.js';
 import { normalizeIp } from '../protocol/address.js';
+import { serverTlsSocket } from './tls-socket.js';
 
 export class DataChannelError extends Error {
   constructor(public readonly code: number, message: string) { super(message); }
@@ -193,7 +194,7 @@ export function connectActive(host: string, port: number, localAddress: string |
 export function secureDataSocket(raw: Duplex, context: tls.SecureContext, timeoutMs: number,
   requireReuse: boolean): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
-    const t = new tls.TLSSocket(raw, { isServer: true, secureContext: context });
+    const t = serverTlsSocket(raw, context);
     const timer = setTimeout(() => fail('TLS handshake on data connection timed out'), timeoutMs);
     let settled = false;
     function fail(msg: string) {

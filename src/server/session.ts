@@ -12,6 +12,7 @@ import { StorageError, type Storage } from './storage/storage.js';
 import type { Account } from './auth/authenticator.js';
 import type { Permission } from './permissions.js';
 import { PassiveListener, connectActive, secureDataSocket, DataChannelError } from './data-channel.js';
+import { serverTlsSocket } from './tls-socket.js';
 import { slabReader, steerableSocket } from '../io/read-sink.js';
 import { COMMANDS } from './commands/index.js';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -583,7 +584,7 @@ export class Session {
   /** Run the server side of TLS on the control connection (after AUTH TLS, or from the first byte). */
   private wrapTls(raw: net.Socket, context: tls.SecureContext) {
     this.tlsContext = context;
-    const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: context });
+    const secure = serverTlsSocket(raw, context);
     // Half-open as the TCP socket under it (see peerEnd).
     secure.allowHalfOpen = raw.allowHalfOpen;
     this.socket = secure;

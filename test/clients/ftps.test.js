@@ -167,6 +167,50 @@ test('a garbage TLS handshake closes only that connection', async () => {
   c.close();
 });
 
+test('a forged TLS record after the handshake ends that connection at once (control and upload), others carry on', async () => {
+  // An application-data record whose MAC cannot check out: what a tampering middlebox or a broken client sends.
+  const forged = Buffer.concat([Buffer.from([0x17, 0x03, 0x03, 0x00, 0x40]), crypto.randomBytes(64)]);
+  const closed = (socket) => new Promise((r) => { socket.once('close', r); socket.setTimeout(20_000, () => socket.destroy()); });
+  // Control connection: the session ends, long before any timeout.
+  const c = await RawClient.connect(srv.port);
+  const raw = c.socket;
+  const secure = await c.startTls();
+  secure.on('error', () => {});
+  assert.equal((await c.cmd('NOOP')).code, 200);
+  let t0 = Date.now();
+  raw.write(forged);
+  await closed(raw);
+  assert.ok(Date.now() - t0 < 10_000, `control closed after ${Date.now() - t0} ms`);
+  // Upload: the transfer fails with a 4xx reply at once; the session and the server go on.
+  const u = await RawClient.connect(srv.port);
+  await u.startTls();
+  await u.login(USER, PASSWORD);
+  for (const cmd of ['TYPE I', 'PBSZ 0', 'PROT P']) assert.equal((await u.cmd(cmd)).code, 200, cmd);
+  const { port } = parsePasvReply((await u.cmd('PASV')).text);
+  const dataRaw = net.connect({ host: '127.0.0.1', port });
+  await new Promise((r) => dataRaw.once('connect', r));
+  assert.equal((await u.cmd('STOR forged.bin')).code, 150);
+  const data = tls.connect({ socket: dataRaw, rejectUnauthorized: false });
+  data.on('error', () => {});
+  await new Promise((r) => data.once('secureConnect', r));
+  await new Promise((r) => data.write(Buffer.alloc(1000, 0x61), r));
+  t0 = Date.now();
+  dataRaw.write(forged);
+  const r = await u.read(30_000);
+  assert.ok(r.code >= 400 && r.code < 500, `upload cut by a forged record: ${r.code} ${r.text}`);
+  assert.ok(Date.now() - t0 < 10_000, `reply after ${Date.now() - t0} ms`);
+  dataRaw.destroy();
+  // What was kept (the default keeps a partial upload for REST) is the client's bytes, nothing forged.
+  const kept = await fs.readFile(path.join(srv.root, 'forged.bin')).catch(() => Buffer.alloc(0));
+  assert.ok(kept.length <= 1000 && kept.every((b) => b === 0x61), `kept ${kept.length} bytes`);
+  assert.equal((await u.cmd('NOOP')).code, 200);
+  u.close();
+  const other = await RawClient.connect(srv.port);
+  await other.login(USER, PASSWORD);
+  assert.equal((await other.cmd('NOOP')).code, 200);
+  other.close();
+});
+
 test('require TLS: plain login refused 530, clear data refused 534/521, anonymous exemption', async () => {
   const strict = await startServer({ tls: cert, requireTls: { control: true, data: true, anonymousExempt: true }, anonymous: true });
   try {
