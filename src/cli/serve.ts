@@ -8,6 +8,7 @@ import type { StaticUser } from '../server/auth/authenticator.js';
 import { loadConfigFile, validateSettings, type ServeSettings } from './serve-config.js';
 import { checkServedFolder, checkTlsSettings, explainListenError } from './serve-checks.js';
 import { logServerEvents } from './serve-log.js';
+import { parseRate } from '../server/transfer-rate.js';
 
 // The server, TLS and users-file modules load only when `serve` runs: `wharf get` starts faster.
 const serverModule = () => import('../server/server.js');
@@ -73,9 +74,13 @@ export async function buildServer(settings: ServeSettings, logger: Logger): Prom
   }
   // Alone it would change nothing: anonymous users are not asked for TLS unless it is required.
   if (settings.anonymousWithoutTls && !settings.requireTls) throw new Error('--anonymous-without-tls goes with --require-tls');
+  if (!anonymousOn && settings.anonymousMaxRate !== undefined) throw new Error('--anonymous-max-rate needs --anonymous');
+  const rate = (v: string | number | undefined) => (v === undefined ? undefined : parseRate(v));
+  const anonymousRate = rate(settings.anonymousMaxRate);
   const anonymous = anonymousOn ? {
     root: settings.anonymousRoot ? path.resolve(settings.anonymousRoot) : root,
     uploadDir: settings.anonymousUploadDir,
+    ...(anonymousRate !== undefined ? { maxRate: { download: anonymousRate, upload: anonymousRate } } : {}),
   } : undefined;
   const options: FtpServerOptions = {
     host: settings.host,
@@ -99,6 +104,7 @@ export async function buildServer(settings: ServeSettings, logger: Logger): Prom
     umask,
     allowFrom: settings.allowFrom,
     denyFrom: settings.denyFrom,
+    maxRate: { download: rate(settings.maxDownloadRate), upload: rate(settings.maxUploadRate) },
   };
   if (settings.users) {
     const { UsersFileAuthenticator } = await import('../server/auth/users-file.js');
@@ -171,6 +177,9 @@ export function registerServe(program: Command): void {
     .option('--run-as <user[:group]>', 'drop root privileges to this user after binding the ports')
     .option('--allow-from <list>', 'only these addresses and CIDR ranges may connect (comma-separated, repeatable), e.g. 10.0.0.0/8,2001:db8::/32', addressList, undefined)
     .option('--deny-from <list>', 'these addresses and CIDR ranges may not connect (comma-separated, repeatable)', addressList, undefined)
+    .option('--max-download-rate <rate>', 'bandwidth per session for downloads, bytes per second or like 512K, 2M (default: no limit)')
+    .option('--max-upload-rate <rate>', 'bandwidth per session for uploads, like --max-download-rate')
+    .option('--anonymous-max-rate <rate>', 'bandwidth per anonymous session, both ways (wins over the two above for them)')
     .option('--umask <octal>', 'permissions left out of new files (rw-rw-rw-) and folders (rwxrwxrwx), e.g. 002 for group-writable uploads (default: the process umask, usually 022)')
     .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']))
     .addOption(new Option('--log-format <format>', 'log format (default: pretty on a terminal, json otherwise)').choices(['json', 'pretty']))

@@ -18,6 +18,7 @@ import { LoginBan } from './policy/login-ban.js';
 import { AddressFilter } from './policy/address-filter.js';
 import { TimeoutSweep, sweepTick } from './policy/timeout-sweep.js';
 import { RateLimit } from './policy/rate-limit.js';
+import { checkedRates, type TransferRates } from './transfer-rate.js';
 
 /**
  * AEAD suites only, AES-128-GCM first as in Mozilla's "intermediate" profile: as strong as this
@@ -100,6 +101,11 @@ export interface FtpServerOptions {
   atomicUploads?: boolean;
   /** What an interrupted upload leaves: the partial file (so REST can resume it) or nothing. */
   partialUploads?: 'keep' | 'delete';
+  /**
+   * Bandwidth per session for file transfers, bytes per second (0: none; default none). An
+   * account's own `maxRate` wins, direction by direction.
+   */
+  maxRate?: TransferRates;
   /** After listen(), switch to this user (and group) when started as root, e.g. to bind port 21. */
   runAs?: { user: string | number; group?: string | number };
   /**
@@ -151,6 +157,7 @@ function resolveOptions(o: FtpServerOptions, pasvAddress: () => string | undefin
     errorRate: o.errorRate ?? 20,
     atomicUploads: o.atomicUploads ?? false,
     partialUploads: o.partialUploads ?? 'keep',
+    maxRate: checkedRates(o.maxRate, 'maxRate'),
   };
 }
 

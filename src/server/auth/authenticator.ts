@@ -2,6 +2,7 @@
 import crypto from 'node:crypto';
 import type { Storage } from '../storage/storage.js';
 import { type Permissions, ALL_PERMISSIONS, READ_ONLY, permissionsFrom } from '../permissions.js';
+import { checkedRates, type TransferRates } from '../transfer-rate.js';
 
 export interface LoginRequest {
   username: string;
@@ -22,6 +23,8 @@ export interface Account {
   /** Permissions that depend on the folder (virtual path); when present, handlers ask it. */
   permissionsFor?: (path: string) => Permissions;
   anonymous?: boolean;
+  /** Bandwidth for this account's file transfers (bytes per second, 0: none); wins over the server's `maxRate`. */
+  maxRate?: TransferRates;
 }
 
 /** Plug in any account source: return the account, or undefined to refuse the login. */
@@ -46,11 +49,15 @@ export interface StaticUser {
   verify?: (password: string) => Promise<boolean>;
   root?: string;
   permissions?: Partial<Permissions>;
+  /** Bandwidth for this user's transfers; wins over the server's `maxRate`. */
+  maxRate?: TransferRates;
 }
 
 export interface AnonymousOptions {
   root?: string;
   permissions?: Partial<Permissions>;
+  /** Bandwidth for anonymous transfers (vsftpd's anon_max_rate); wins over the server's `maxRate`. */
+  maxRate?: TransferRates;
   /**
    * A folder (virtual path, e.g. "/incoming") where anonymous users may upload new files but not
    * list, download, overwrite or delete: the classic drop box.
@@ -89,7 +96,8 @@ export class StaticAuthenticator implements Authenticator {
     // One frozen account per user, shared by all its sessions (idle sessions are mostly memory).
     for (const u of users) {
       const permissions = Object.freeze(permissionsFrom(u.permissions, ALL_PERMISSIONS));
-      this.users.set(u.username, { user: u, account: Object.freeze({ username: u.username, root: u.root, permissions }) });
+      const maxRate = u.maxRate && Object.freeze(checkedRates(u.maxRate, `maxRate of ${u.username}`));
+      this.users.set(u.username, { user: u, account: Object.freeze({ username: u.username, root: u.root, permissions, ...(maxRate ? { maxRate } : {}) }) });
     }
     this.hasVerifiers = users.some((u) => u.verify);
     if (anonymous) {
@@ -97,6 +105,7 @@ export class StaticAuthenticator implements Authenticator {
       const dropBox = anonymous.uploadDir;
       this.anonymousAccount = Object.freeze({
         username: 'anonymous', root: anonymous.root, permissions, anonymous: true,
+        ...(anonymous.maxRate ? { maxRate: Object.freeze(checkedRates(anonymous.maxRate, 'anonymous maxRate')) } : {}),
         ...(dropBox ? { permissionsFor: (p: string) => (insideDir(dropBox, p) ? DROP_BOX : permissions) } : {}),
       });
     }

@@ -7,13 +7,14 @@ import type { Permissions } from '../permissions.js';
 import { StaticAuthenticator, type Account, type AnonymousOptions, type Authenticator, type LoginRequest, type StaticUser } from './authenticator.js';
 import { isPasswordHash, verifyPassword } from './password-hash.js';
 import { parseSettingsDocument } from '../../settings-document.js';
+import { parseRate, type TransferRates } from '../transfer-rate.js';
 
 /** A valid hash of a random secret: verifying against it costs what a real check costs. */
 const DUMMY_HASH = 'scrypt$16384$8$1$c2FsdHNhbHRzYWx0c2FsdA==$' + Buffer.alloc(32, 7).toString('base64');
 
 const PERMISSION_NAMES: (keyof Permissions)[] = ['list', 'download', 'upload', 'overwrite', 'append', 'delete', 'rename', 'mkdir', 'rmdir', 'chmod'];
 /** Every field an entry may have: a misspelt `home` or `permissions` would otherwise grant the whole root, with every right. */
-const ENTRY_FIELDS = new Set(['username', 'password', 'home', 'root', 'permissions']);
+const ENTRY_FIELDS = new Set(['username', 'password', 'home', 'root', 'permissions', 'maxDownloadRate', 'maxUploadRate']);
 
 /** Parse and check a users file's text; throws with the entry and field at fault. */
 export function parseUsersFile(text: string, file: string, baseDir: string): StaticUser[] {
@@ -27,7 +28,7 @@ export function parseUsersFile(text: string, file: string, baseDir: string): Sta
     if (typeof e !== 'object' || e === null || Array.isArray(e)) throw new Error(`${where}: expected a mapping (username, password, home, permissions)`);
     if (typeof e.username !== 'string' || !e.username) throw new Error(`${where}: username missing`);
     for (const key of Object.keys(e)) {
-      if (!ENTRY_FIELDS.has(key)) throw new Error(`${where} (${e.username}): unknown field '${key}' (known: username, password, home, permissions)`);
+      if (!ENTRY_FIELDS.has(key)) throw new Error(`${where} (${e.username}): unknown field '${key}' (known: username, password, home, permissions, maxDownloadRate, maxUploadRate)`);
     }
     if (seen.has(e.username)) throw new Error(`${where}: user ${e.username} is listed twice`);
     seen.add(e.username);
@@ -51,12 +52,20 @@ export function parseUsersFile(text: string, file: string, baseDir: string): Sta
         }
       } else throw new Error(`${where}: permissions must be a list or an object`);
     }
+    const maxRate: TransferRates = {};
+    for (const [field, direction] of [['maxDownloadRate', 'download'], ['maxUploadRate', 'upload']] as const) {
+      const v = e[field];
+      if (v === undefined) continue;
+      if (typeof v !== 'string' && typeof v !== 'number') throw new Error(`${where} (${e.username}): ${field} must be like 512K or 2M`);
+      maxRate[direction] = parseRate(v, `${where} (${e.username}): ${field}`);
+    }
     const hash = e.password;
     return {
       username: e.username,
       verify: (pw: string) => verifyPassword(pw, hash),
       root: home === undefined ? undefined : path.resolve(baseDir, home),
       permissions,
+      ...(Object.keys(maxRate).length ? { maxRate } : {}),
     };
   });
 }

@@ -9,6 +9,7 @@ import type { Session } from '../session.js';
 import type { FileReader, FileWriter, WriteOptions } from '../storage/storage.js';
 import type { CommandSpec } from './table.js';
 import { finish, pumpFile, pumpToFile } from '../../io/file-pump.js';
+import { throttle } from '../../io/throttle.js';
 
 /** Largest file read through to find a TYPE A restart offset (as SIZE in TYPE A). */
 export const ASCII_SCAN_LIMIT = 16 * 1024 * 1024;
@@ -42,15 +43,24 @@ async function asciiRestart(s: Session, p: string, offset: number, size: number)
   return finder.result;
 }
 
-/** Pipe through an optional transform, counting the bytes that cross the data connection. */
-async function copy(from: Readable, transform: Transform | undefined, to: Writable, countOn: 'in' | 'out',
+/**
+ * Pipe through transforms (line ends, a bandwidth limit), counting the bytes that cross the data
+ * connection: those read from it (`in`), or those the last transform hands it (`out`).
+ */
+async function copy(from: Readable, transforms: (Transform | undefined)[], to: Writable, countOn: 'in' | 'out',
   signal: AbortSignal): Promise<number> {
   let n = 0;
-  const counted = countOn === 'in' ? from : (transform ?? from);
+  const steps = transforms.filter((t): t is Transform => t !== undefined);
+  const counted = countOn === 'in' ? from : (steps.at(-1) ?? from);
   counted.on('data', (c: Buffer) => { n += c.length; });
-  if (transform) await pipeline(from, transform, to, { signal });
-  else await pipeline(from, to, { signal });
+  await pipeline([from, ...steps, to], { signal });
   return n;
+}
+
+/** The bandwidth limit of one direction as a stream step, or nothing when there is none. */
+function limit(s: Session, direction: 'download' | 'upload'): Transform | undefined {
+  const rate = s.maxRate(direction);
+  return rate > 0 ? throttle(rate) : undefined;
 }
 
 function modeName(s: Session) { return s.type === 'A' ? 'ASCII' : 'BINARY'; }
@@ -67,7 +77,8 @@ async function retr(s: Session, arg: string) {
     let size: number;
     let run: (data: Duplex, signal: AbortSignal) => Promise<number>;
     let small = false;
-    if (s.type === 'I' && s.fs.openReader) {
+    // A limited download goes through the stream path: its pace is set by the throttle, not by reads.
+    if (s.type === 'I' && s.fs.openReader && !s.maxRate('download')) {
       // One path resolution and one open give the type, the size and the bytes.
       reader = await s.fs.openReader(p);
       size = reader.size;
@@ -94,7 +105,8 @@ async function retr(s: Session, arg: string) {
       if (start.fileOffset > info.size) throw new FtpReplyError(554, 'Restart position beyond end of file.');
       stream = await s.fs.createReadStream(p, { start: start.fileOffset });
       const source = stream;
-      run = (data, signal) => copy(source, ascii ? new LfToCrlf(start.prevCr || start.split) : undefined, data, 'out', signal);
+      const steps = [ascii ? new LfToCrlf(start.prevCr || start.split) : undefined, limit(s, 'download')];
+      run = (data, signal) => copy(source, steps, data, 'out', signal);
     }
     const started = Date.now();
     let sent = 0;
@@ -138,14 +150,15 @@ async function receive(s: Session, p: string, options: WriteOptions, mode: 'stor
   let ok = false;
   try {
     let move: (data: Duplex, signal: AbortSignal) => Promise<number>;
-    if (s.type === 'I' && s.fs.openWriter) {
+    if (s.type === 'I' && s.fs.openWriter && !s.maxRate('upload')) {
       const w = await s.fs.openWriter(target, writeOptions);
       writer = w;
       move = (data, signal) => pumpToFile(data, w, w.start, signal);
     } else {
       const out = await s.fs.createWriteStream(target, writeOptions);
       sink = out;
-      move = (data, signal) => copy(data, s.type === 'A' ? new CrlfToLf(afterCr) : undefined, out, 'in', signal);
+      const steps = [limit(s, 'upload'), s.type === 'A' ? new CrlfToLf(afterCr) : undefined];
+      move = (data, signal) => copy(data, steps, out, 'in', signal);
     }
     const started = Date.now();
     let received = 0;

@@ -1,0 +1,150 @@
+// Bandwidth limits: per session, per account, anonymous; CLI flags and users-file fields; ABOR while paced.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { startServer, USER, PASSWORD } from '../helpers/server.js';
+import { RawClient, collect } from '../helpers/raw-client.js';
+import { run } from '../helpers/run.js';
+import { serve, exited, BIN } from '../helpers/serve-cli.js';
+import { parseRate } from '../../dist/server/transfer-rate.js';
+import { parseUsersFile } from '../../dist/server/auth/users-file.js';
+
+const K = 1024;
+const curl = (args) => run('curl', ['-sS', '--max-time', '60', ...args]);
+/** Wall time of `f` in seconds. A limit shows as a lower bound: load only makes transfers slower. */
+async function timed(f) {
+  const t0 = process.hrtime.bigint();
+  const r = await f();
+  return { r, s: Number(process.hrtime.bigint() - t0) / 1e9 };
+}
+
+test('rates: bytes per second, K/M/G binary multiples, 0 for none; nonsense and crawls refused', () => {
+  assert.equal(parseRate('512K'), 512 * K);
+  assert.equal(parseRate('1.5M'), 1.5 * K * K);
+  assert.equal(parseRate('10MB/s'), 10 * K * K);
+  assert.equal(parseRate('2g'), 2 * K * K * K);
+  assert.equal(parseRate('4096'), 4096);
+  assert.equal(parseRate(0), 0);
+  assert.equal(parseRate('0'), 0);
+  for (const bad of ['', 'fast', '-1K', '1T', '1.5', '100', 512, 1.5, -4096, '1K2']) {
+    assert.throws(() => parseRate(bad), /rate|bytes per second|at least 1K/, String(bad));
+  }
+});
+
+test('downloads and uploads keep to the server limit; an account with its own limit of 0 is not held', async () => {
+  const srv = await startServer({
+    maxRate: { download: 100 * K, upload: 64 * K },
+    users: [{ username: USER, password: PASSWORD }, { username: 'fast', password: 'x', maxRate: { download: 0 } }],
+  });
+  try {
+    const body = crypto.randomBytes(300 * K);
+    await fs.writeFile(path.join(srv.root, 'f.bin'), body);
+    const out = path.join(srv.root, 'got.bin');
+    const slow = await timed(() => curl(['-o', out, `${srv.url}/f.bin`]));
+    assert.equal(slow.r.status, 0, slow.r.stderr);
+    assert.ok(body.equals(await fs.readFile(out)), 'downloaded bytes');
+    // 300 KiB at 100 KiB/s: the first tenth of a second's piece goes at once, the rest keeps time.
+    assert.ok(slow.s >= 2.5, `limited download took ${slow.s} s`);
+    const fast = await timed(() => curl(['-o', out, `ftp://fast:x@127.0.0.1:${srv.port}/f.bin`]));
+    assert.equal(fast.r.status, 0, fast.r.stderr);
+    assert.ok(body.equals(await fs.readFile(out)));
+    assert.ok(fast.s < slow.s / 2, `unlimited ${fast.s} s against limited ${slow.s} s`);
+    // TYPE A goes the stream path with its line-end step: limited all the same.
+    const ascii = await timed(() => curl(['-B', '-o', out, `${srv.url}/f.bin`]));
+    assert.equal(ascii.r.status, 0, ascii.r.stderr);
+    assert.ok(ascii.s >= 2.5, `limited ASCII download took ${ascii.s} s`);
+    const up = crypto.randomBytes(192 * K);
+    await fs.writeFile(path.join(os.tmpdir(), 'wharf-bw-up.bin'), up);
+    const stor = await timed(() => curl(['-T', path.join(os.tmpdir(), 'wharf-bw-up.bin'), `${srv.url}/up.bin`]));
+    assert.equal(stor.r.status, 0, stor.r.stderr);
+    assert.ok(up.equals(await fs.readFile(path.join(srv.root, 'up.bin'))), 'uploaded bytes');
+    // 226 comes once every byte is in the file: 192 KiB at 64 KiB/s.
+    assert.ok(stor.s >= 2.5, `limited upload took ${stor.s} s`);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('anonymous sessions keep to their own limit while accounts are not limited', async () => {
+  const srv = await startServer({ anonymous: { maxRate: { download: 64 * K } } });
+  try {
+    const body = crypto.randomBytes(200 * K);
+    await fs.writeFile(path.join(srv.root, 'pub.bin'), body);
+    const anon = await timed(() => curl([`ftp://127.0.0.1:${srv.port}/pub.bin`, '-o', path.join(srv.root, 'a.bin')]));
+    assert.equal(anon.r.status, 0, anon.r.stderr);
+    assert.ok(body.equals(await fs.readFile(path.join(srv.root, 'a.bin'))));
+    assert.ok(anon.s >= 2.5, `anonymous download took ${anon.s} s`);
+    const user = await timed(() => curl([`${srv.url}/pub.bin`, '-o', path.join(srv.root, 'u.bin')]));
+    assert.ok(body.equals(await fs.readFile(path.join(srv.root, 'u.bin'))));
+    assert.ok(user.s < anon.s / 2, `account ${user.s} s against anonymous ${anon.s} s`);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('ABOR during a paced download answers at once; the session and the file are fine', async () => {
+  const srv = await startServer({ maxRate: { download: 16 * K } });
+  try {
+    await fs.writeFile(path.join(srv.root, 'big.bin'), Buffer.alloc(4 * K * K, 1));
+    const c = await RawClient.connect(srv.port);
+    await c.login(USER, PASSWORD);
+    await c.cmd('TYPE I');
+    const data = await c.passive('EPSV');
+    const got = collect(data).catch(() => Buffer.alloc(0));
+    assert.equal((await c.cmd('RETR big.bin')).code, 150);
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = Date.now();
+    const abor = await c.cmd('ABOR');
+    const replies = [abor.code];
+    if (abor.code === 426) replies.push((await c.read()).code);
+    assert.deepEqual(replies, [426, 226]);
+    // At 16 KiB/s the file would take over four minutes: the ABOR did not wait for the pace.
+    assert.ok(Date.now() - t0 < 10_000, `ABOR answered after ${Date.now() - t0} ms`);
+    assert.ok((await got).length < 4 * K * K);
+    assert.equal((await c.cmd('NOOP')).code, 200);
+    assert.equal((await fs.stat(path.join(srv.root, 'big.bin'))).size, 4 * K * K);
+    c.close();
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('wharf serve: --max-download-rate and --anonymous-max-rate hold; bad rates are refused by name', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'wharf-bw-'));
+  try {
+    const body = crypto.randomBytes(128 * K);
+    await fs.writeFile(path.join(dir, 'f.bin'), body);
+    const s = await serve(['--root', dir, '--user', 'bob:pw', '--anonymous', '--max-download-rate', '1M', '--anonymous-max-rate', '40K', '--log-level', 'warn'], dir);
+    try {
+      const anon = await timed(() => curl([`ftp://127.0.0.1:${s.port}/f.bin`, '-o', path.join(dir, 'a.bin')]));
+      assert.equal(anon.r.status, 0, anon.r.stderr);
+      assert.ok(body.equals(await fs.readFile(path.join(dir, 'a.bin'))));
+      assert.ok(anon.s >= 2.5, `anonymous at 40K: ${anon.s} s for 128 KiB`);
+    } finally {
+      s.proc.kill('SIGINT');
+      assert.equal(await exited(s.proc), 0);
+    }
+    for (const [flag, value] of [['--max-download-rate', 'fast'], ['--max-upload-rate', '100'], ['--anonymous-max-rate', '5T']]) {
+      const r = await run(process.execPath, [BIN, 'serve', '--port', '0', '--root', dir, '--anonymous', flag, value]);
+      assert.equal(r.status, 1, `${flag} ${value}`);
+      assert.match(r.stderr, new RegExp(flag), r.stderr);
+    }
+    const noAnon = await run(process.execPath, [BIN, 'serve', '--port', '0', '--root', dir, '--user', 'a:b', '--anonymous-max-rate', '1M']);
+    assert.equal(noAnon.status, 1);
+    assert.match(noAnon.stderr, /--anonymous-max-rate needs --anonymous/);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('users file: maxDownloadRate and maxUploadRate per user, checked', () => {
+  const hash = 'scrypt$16384$8$1$c2FsdA==$' + Buffer.alloc(32, 1).toString('base64');
+  const [u] = parseUsersFile(`users:\n  - {username: cam, password: "${hash}", maxUploadRate: 2M, maxDownloadRate: 0}\n`, 'u.yaml', '/');
+  assert.deepEqual(u.maxRate, { download: 0, upload: 2 * K * K });
+  const [plain] = parseUsersFile(`users:\n  - {username: p, password: "${hash}"}\n`, 'u.yaml', '/');
+  assert.equal(plain.maxRate, undefined);
+  assert.throws(() => parseUsersFile(`users:\n  - {username: cam, password: "${hash}", maxUploadRate: lots}\n`, 'u.yaml', '/'), /cam.*maxUploadRate/);
+});
