@@ -31,6 +31,7 @@ export interface ClientFlags {
   timeout?: string;
   verbose?: boolean;
   quiet?: boolean;
+  limitRate?: string;
 }
 
 export class CliError extends Error {

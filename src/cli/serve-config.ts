@@ -1,7 +1,7 @@
 // `wharf serve` settings: one typed shape for flags and config file, checked at the edge.
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { parseRate } from '../server/transfer-rate.js';
+import { parseRate } from '../transfer-rate.js';
 
 export interface ServeSettings {
   host: string;

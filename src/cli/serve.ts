@@ -8,7 +8,7 @@ import type { StaticUser } from '../server/auth/authenticator.js';
 import { loadConfigFile, validateSettings, type ServeSettings } from './serve-config.js';
 import { checkServedFolder, checkTlsSettings, explainListenError } from './serve-checks.js';
 import { logServerEvents } from './serve-log.js';
-import { parseRate } from '../server/transfer-rate.js';
+import { parseRate } from '../transfer-rate.js';
 
 // The server, TLS and users-file modules load only when `serve` runs: `wharf get` starts faster.
 const serverModule = () => import('../server/server.js');

@@ -10,6 +10,7 @@ import { downloadSegmented, mirrorDown, mirrorUp, MirrorIncompleteError, Transfe
 import { CliError, classify, clientOptions, connectClient, EXIT, parseUrl, redactSecrets, remotePathOf, type ClientFlags } from './client-connect.js';
 import { formatBytes, ProgressBar } from './progress-bar.js';
 import { runShell } from './shell.js';
+import { parseRate } from '../transfer-rate.js';
 import { printable, printableLines } from './terminal-text.js';
 
 /** Servers count a restart offset in ASCII mode differently (see asciiRestartError in the client). */
@@ -21,8 +22,19 @@ function addClientFlags(cmd: Command): Command {
     .option('--ca <file>', 'trust this CA certificate (PEM) as well')
     .option('--active', 'active mode: the server connects back (PORT/EPRT)')
     .option('--timeout <seconds>', 'connect, reply and idle data timeout')
+    .option('--limit-rate <rate>', 'bandwidth of the transfer (all segments or connections together), bytes per second or like 512K, 2M')
     .option('-q, --quiet', 'no progress or summary')
     .option('-v, --verbose', 'print the FTP conversation to stderr (passwords hidden)');
+}
+
+/** --limit-rate in bytes per second, or undefined for none. */
+function rateOf(flags: ClientFlags): number | undefined {
+  if (flags.limitRate === undefined) return undefined;
+  try {
+    return parseRate(flags.limitRate, '--limit-rate') || undefined;
+  } catch (err) {
+    throw new CliError((err as Error).message, EXIT.usage);
+  }
 }
 
 /**
@@ -94,7 +106,7 @@ async function get(urlText: string, localArg: string | undefined, flags: ClientF
     const started = Date.now();
     if (toStdout) {
       const bar = new ProgressBar(remote, !!flags.quiet);
-      const n = await client.download(remote, process.stdout as unknown as Writable, { signal, onProgress: bar.update, ascii: flags.ascii });
+      const n = await client.download(remote, process.stdout as unknown as Writable, { signal, onProgress: bar.update, ascii: flags.ascii, maxRate: rateOf(flags) });
       bar.finish();
       summary(flags, 'got', n, started);
       return;
@@ -108,11 +120,11 @@ async function get(urlText: string, localArg: string | undefined, flags: ClientF
     const shown = (p: Progress) => bar.update({ ...p, bytes: p.bytes + offset });
     let n: number;
     if (segments > 1 && !offset && !flags.ascii) {
-      n = await downloadSegmented(client, connectMore, remote, local, { segments, signal, onProgress: shown });
+      n = await downloadSegmented(client, connectMore, remote, local, { segments, signal, onProgress: shown, maxRate: rateOf(flags) });
     } else {
       const size = await client.size(remote).catch(() => undefined);
       if (offset && size !== undefined && offset >= size) { if (!flags.quiet) process.stderr.write(`${local} is complete already\n`); return; }
-      n = await client.download(remote, local, { offset, signal, onProgress: shown, ascii: flags.ascii });
+      n = await client.download(remote, local, { offset, signal, onProgress: shown, ascii: flags.ascii, maxRate: rateOf(flags) });
       // The bytes must make up the size the server gave: a transfer cut short with a 226, or a
       // server that took the REST and sent from byte 0 anyway, is not a good copy. (Not in ASCII
       // mode: SIZE counts the file as stored, the transfer counts converted line ends.)
@@ -157,7 +169,7 @@ async function put(localArg: string, urlText: string, flags: ClientFlags & { con
     if (total !== undefined && offset >= total && offset > 0) { if (!flags.quiet) process.stderr.write(`${remote} is complete already\n`); return; }
     // A path goes to the client as it is: it reads regular files in large positioned chunks.
     const source = fromStdin ? process.stdin as Readable : localArg;
-    const n = await client.upload(source, remote, { offset, signal, ascii: flags.ascii, onProgress: (p) => bar.update({ ...p, bytes: p.bytes + offset, total }) });
+    const n = await client.upload(source, remote, { offset, signal, ascii: flags.ascii, maxRate: rateOf(flags), onProgress: (p) => bar.update({ ...p, bytes: p.bytes + offset, total }) });
     bar.finish();
     summary(flags, 'sent', n, started);
   });
@@ -188,7 +200,7 @@ async function mirror(a: string, b: string, flags: ClientFlags & { reverse?: boo
       throw new CliError(`${localDir} exists and is not a folder`, EXIT.local);
     }
     if (flags.reverse && !fs.statSync(localDir, { throwIfNoEntry: false })?.isDirectory()) throw new CliError(`${localDir}: no such folder`, EXIT.local);
-    const options = { parallel, delete: flags.delete, signal, onFile, onProgress };
+    const options = { parallel, delete: flags.delete, signal, onFile, onProgress, maxRate: rateOf(flags) };
     const tell = (r: { transferred: number; resumed: number; skipped: number; deleted: number; failed: number; bytes: number }) => {
       bar.finish();
       if (flags.quiet) return;

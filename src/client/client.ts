@@ -54,6 +54,8 @@ export interface TransferOptions {
   length?: number;
   /** The file's size when already known (from a listing): reported in progress, saves a SIZE. */
   total?: number;
+  /** Bandwidth for this transfer, bytes per second (curl's --limit-rate); default none. */
+  maxRate?: number;
 }
 
 /** Folder levels `removeDir({ recursive })` goes down at most. */
@@ -297,7 +299,7 @@ export class FtpClient extends EventEmitter {
       const counter = this.progress(remote, 'download', total, options);
       const command = `RETR ${remote}`;
       const type = options.ascii ? 'A' : 'I';
-      const local = { ascii: options.ascii, limit: options.length, count: (n: number) => counter.add(n) };
+      const local = { ascii: options.ascii, limit: options.length, rate: options.maxRate, count: (n: number) => counter.add(n) };
       if (typeof destination !== 'string') {
         await this.transfers.run(command, type, offset, options.signal, intoStream(destination, local));
         counter.done();
@@ -339,7 +341,7 @@ export class FtpClient extends EventEmitter {
       if (typeof source === 'string') {
         const st = await fsp.stat(source);
         // Positioned reads need a regular file; a pipe (/dev/stdin) or device is streamed.
-        if (st.isFile() && !options.ascii) return this.uploadFileLocked(source, remote, options);
+        if (st.isFile() && !options.ascii && !options.maxRate) return this.uploadFileLocked(source, remote, options);
         total = st.isFile() ? st.size : undefined;
         input = fs.createReadStream(source, { highWaterMark: 1024 * 1024 });
       } else input = source;
@@ -349,7 +351,7 @@ export class FtpClient extends EventEmitter {
       const counter = this.progress(remote, 'upload', total, options);
       const command = `${options.append ? 'APPE' : 'STOR'} ${remote}`;
       try {
-        await this.transfers.run(command, options.ascii ? 'A' : 'I', options.append ? 0 : offset, options.signal, fromStream(input, { ascii: options.ascii, skip, count: (n) => counter.add(n) }));
+        await this.transfers.run(command, options.ascii ? 'A' : 'I', options.append ? 0 : offset, options.signal, fromStream(input, { ascii: options.ascii, skip, rate: options.maxRate, count: (n) => counter.add(n) }));
       } finally {
         // A file opened here and never piped (the transfer failed first) is closed here.
         if (typeof source === 'string') input.destroy();

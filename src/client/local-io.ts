@@ -6,6 +6,7 @@ import { Transform, type Duplex, type Readable, type Writable } from 'node:strea
 import { LfToCrlf, CrlfToLf } from '../protocol/ascii.js';
 import { fdWriter } from '../io/fd-writer.js';
 import { pumpFile, pumpToFile } from '../io/file-pump.js';
+import { throttle } from '../io/throttle.js';
 import type { FileReader } from '../server/storage/storage.js';
 import type { Move } from './transfer.js';
 
@@ -14,6 +15,8 @@ export interface LocalOptions {
   ascii?: boolean;
   /** Told of each chunk's bytes as they pass (progress). */
   count: (n: number) => void;
+  /** Bytes per second at most (0 or absent: no limit). */
+  rate?: number;
 }
 
 /** Download-only: take this many bytes, then ask for the rest of the transfer to be aborted (segments). */
@@ -33,7 +36,7 @@ export function intoFile(file: string, offset: number, options: DownloadOptions 
     const fd = openDestination(file, offset, options.onCreated);
     let regular: boolean;
     try { regular = fs.fstatSync(fd).isFile(); } catch (err) { fs.closeSync(fd); throw err; }
-    if (regular && !options.ascii && options.limit === undefined) {
+    if (regular && !options.ascii && options.limit === undefined && !options.rate) {
       // Binary into a regular file: socket chunks gathered into writev batches of 1 MiB and
       // more while the socket keeps flowing (the server's upload path), not a write per chunk.
       const writer = fdWriter(fd, false, fs.closeSync, true);
@@ -53,7 +56,10 @@ export function intoFile(file: string, offset: number, options: DownloadOptions 
 }
 
 async function receive(data: Duplex, dest: Writable, abort: AbortSignal, stopEarly: () => void, options: DownloadOptions): Promise<void> {
-  const source: Readable = options.limit === undefined ? data : data.pipe(new Limit(options.limit, stopEarly));
+  const limited: Readable = options.limit === undefined ? data : data.pipe(new Limit(options.limit, stopEarly));
+  // Paced by not reading the data connection: TCP slows the server down. The connection itself is
+  // the transfer's to close (closeData), so a step's end does not destroy it.
+  const source = options.rate ? carryErrors(limited, throttle(options.rate)) : limited;
   source.on('data', (c: Buffer) => options.count(c.length));
   if (options.ascii) await pipeline(source, new CrlfToLf(), dest, { signal: abort });
   else await pipeline(source, dest, { signal: abort });
@@ -82,7 +88,8 @@ export interface UploadOptions extends LocalOptions { skip?: number }
 
 export function fromStream(input: Readable, options: UploadOptions): Move<void> {
   return async (data, abort) => {
-    const local = options.skip ? withErrors(input, new Skip(options.skip)) : input;
+    const skipped = options.skip ? withErrors(input, new Skip(options.skip)) : input;
+    const local = options.rate ? withErrors(skipped, throttle(options.rate)) : skipped;
     local.on('data', (c: Buffer) => options.count(c.length));
     await pumpStream(options.ascii ? withErrors(local, new LfToCrlf()) : local, data, abort);
   };
@@ -162,8 +169,13 @@ function pumpStream(input: Readable, out: Writable, signal: AbortSignal): Promis
 }
 
 /** `input` piped through `transform`, its errors passed on. */
-function withErrors(input: Readable, transform: Transform): Readable {
+function carryErrors(input: Readable, transform: Transform): Readable {
   input.once('error', (err) => transform.destroy(err));
-  transform.once('close', () => input.destroy());
   return input.pipe(transform);
+}
+
+/** The same, and the input stops when the transform closes (an abort): for local sources. */
+function withErrors(input: Readable, transform: Transform): Readable {
+  transform.once('close', () => input.destroy());
+  return carryErrors(input, transform);
 }

@@ -27,6 +27,14 @@ export interface MirrorOptions {
    */
   onFile?: (event: { path: string; action: 'transfer' | 'resume' | 'skip' | 'delete' | 'fail'; error?: Error }) => void;
   onProgress?: (p: Progress) => void;
+  /** Bandwidth of the whole mirror, bytes per second: shared evenly by its `parallel` connections. */
+  maxRate?: number;
+}
+
+/** One connection's part of a rate shared by `parallel` connections (the throttle's floor is 1 KiB/s). */
+function shareOf(options: { maxRate?: number; parallel?: number }): number | undefined {
+  if (!options.maxRate) return undefined;
+  return Math.max(1024, Math.floor(options.maxRate / Math.max(1, options.parallel ?? 4)));
 }
 
 export interface MirrorResult {
@@ -431,7 +439,7 @@ export async function mirrorDown(client: FtpClient, connect: () => Promise<FtpCl
     try {
       // Before the transfer: a change made while it runs then shows as newer next time.
       if (t.fresh) t.modified = await times.exact(t.fresh, c) ?? t.modified;
-      const n = await c.download(t.remote, t.local, { offset: t.offset, total: t.size, signal: options.signal, onProgress: options.onProgress });
+      const n = await c.download(t.remote, t.local, { offset: t.offset, total: t.size, signal: options.signal, onProgress: options.onProgress, maxRate: shareOf(options) });
       result.bytes += n;
       // Fewer (or more) bytes than listed, with a 226: a server or a link that cut the file short.
       // No remote time on it: the next run sees it as not current and continues or fetches it again.
@@ -500,7 +508,7 @@ export async function mirrorUp(client: FtpClient, connect: () => Promise<FtpClie
   await runPool(client, connect, options.parallel ?? 4, tasks, async (c, t) => {
     options.onFile?.({ path: t.rel, action: t.offset ? 'resume' : 'transfer' });
     // The path, not a stream: the client reads regular files in large positioned chunks.
-    const n = await c.upload(t.local, t.remote, { offset: t.offset, signal: options.signal, onProgress: options.onProgress });
+    const n = await c.upload(t.local, t.remote, { offset: t.offset, signal: options.signal, onProgress: options.onProgress, maxRate: shareOf(options) });
     result.bytes += n; // not `+= await`: that reads bytes before the await and loses the other workers' counts
     if (t.offset) result.resumed++; else result.transferred++;
     // Without MFMT the copy keeps its upload time, which is later than the source's: current too.
@@ -548,7 +556,7 @@ async function freeSpace(dir: string): Promise<number | undefined> {
  * was and remove the temporary file. A SIZE larger than the free space there is refused at once.
  */
 export async function downloadSegmented(client: FtpClient, connect: () => Promise<FtpClient>, remote: string, local: string,
-  options: { segments?: number; signal?: AbortSignal; onProgress?: (p: Progress) => void } = {}): Promise<number> {
+  options: { segments?: number; signal?: AbortSignal; onProgress?: (p: Progress) => void; maxRate?: number } = {}): Promise<number> {
   // Without SIZE (502 from a bare RFC 959 server, or a 550 where it is refused) there are no
   // ranges to split: one ordinary download, whose RETR says whether the file is there.
   const size = await client.size(remote).catch((err: unknown) => {
@@ -605,7 +613,7 @@ export async function downloadSegmented(client: FtpClient, connect: () => Promis
           const out = fs.createWriteStream(part, { flags: 'r+', start: r.start });
           const last = r.start + r.length >= size;
           // The last range reads to the end; the others stop after their length and ABOR the rest.
-          const n = await c.download(remote, out, { offset: r.start, total: size, length: last ? undefined : r.length, signal: stop.signal, onProgress: report(r.i) });
+          const n = await c.download(remote, out, { offset: r.start, total: size, length: last ? undefined : r.length, signal: stop.signal, onProgress: report(r.i), maxRate: shareOf({ maxRate: options.maxRate, parallel: segments }) });
           total += n; // not `total += await`: that reads total before the await and loses parallel segments
           if (n !== r.length) throw new TransferSizeError(`${remote} (bytes ${r.start}-${r.start + r.length - 1})`, r.length, n);
         } catch (err) {

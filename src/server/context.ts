@@ -6,7 +6,7 @@ import type { Storage } from './storage/storage.js';
 import type { Session } from './session.js';
 import type { FtpServerEvents } from './events.js';
 import type { RateLimit } from './policy/rate-limit.js';
-import type { TransferRates } from './transfer-rate.js';
+import type { TransferRates } from '../transfer-rate.js';
 
 export interface ResolvedOptions {
   greeting: string;

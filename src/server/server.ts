@@ -18,7 +18,7 @@ import { LoginBan } from './policy/login-ban.js';
 import { AddressFilter } from './policy/address-filter.js';
 import { TimeoutSweep, sweepTick } from './policy/timeout-sweep.js';
 import { RateLimit } from './policy/rate-limit.js';
-import { checkedRates, type TransferRates } from './transfer-rate.js';
+import { checkedRates, type TransferRates } from '../transfer-rate.js';
 
 /**
  * AEAD suites only, AES-128-GCM first as in Mozilla's "intermediate" profile: as strong as this

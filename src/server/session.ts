@@ -13,7 +13,7 @@ import type { Account } from './auth/authenticator.js';
 import type { Permission } from './permissions.js';
 import { PassiveListener, connectActive, secureDataSocket, DataChannelError } from './data-channel.js';
 import { serverTlsSocket } from './tls-socket.js';
-import type { TransferRates } from './transfer-rate.js';
+import type { TransferRates } from '../transfer-rate.js';
 import { slabReader, steerableSocket } from '../io/read-sink.js';
 import { COMMANDS } from './commands/index.js';
 import { setTimeout as sleep } from 'node:timers/promises';

@@ -9,7 +9,7 @@ import { startServer, USER, PASSWORD } from '../helpers/server.js';
 import { RawClient, collect } from '../helpers/raw-client.js';
 import { run } from '../helpers/run.js';
 import { serve, exited, BIN } from '../helpers/serve-cli.js';
-import { parseRate } from '../../dist/server/transfer-rate.js';
+import { parseRate } from '../../dist/transfer-rate.js';
 import { parseUsersFile } from '../../dist/server/auth/users-file.js';
 
 const K = 1024;

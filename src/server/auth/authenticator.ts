@@ -2,7 +2,7 @@
 import crypto from 'node:crypto';
 import type { Storage } from '../storage/storage.js';
 import { type Permissions, ALL_PERMISSIONS, READ_ONLY, permissionsFrom } from '../permissions.js';
-import { checkedRates, type TransferRates } from '../transfer-rate.js';
+import { checkedRates, type TransferRates } from '../../transfer-rate.js';
 
 export interface LoginRequest {
   username: string;

@@ -7,7 +7,7 @@ import type { Permissions } from '../permissions.js';
 import { StaticAuthenticator, type Account, type AnonymousOptions, type Authenticator, type LoginRequest, type StaticUser } from './authenticator.js';
 import { isPasswordHash, verifyPassword } from './password-hash.js';
 import { parseSettingsDocument } from '../../settings-document.js';
-import { parseRate, type TransferRates } from '../transfer-rate.js';
+import { parseRate, type TransferRates } from '../../transfer-rate.js';
 
 /** A valid hash of a random secret: verifying against it costs what a real check costs. */
 const DUMMY_HASH = 'scrypt$16384$8$1$c2FsdHNhbHRzYWx0c2FsdA==$' + Buffer.alloc(32, 7).toString('base64');

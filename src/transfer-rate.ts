@@ -1,4 +1,4 @@
-// Bandwidth limits per session: their shape and how operators write them ("500K", "2M", bytes per second).
+// Bandwidth limits: their shape and how people write them ("500K", "2M", bytes per second), for the server and the client.
 /** Bytes per second; 0 or absent: no limit. */
 export interface TransferRates {
   download?: number;
