@@ -1,7 +1,7 @@
 // `wharf serve` settings: one typed shape for flags and config file, checked at the edge.
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { parseRate } from '../transfer-rate.js';
+import { parseRate, parseSize } from '../transfer-limits.js';
 
 export interface ServeSettings {
   host: string;
@@ -40,9 +40,12 @@ export interface ServeSettings {
   maxUploadRate?: string | number;
   /** Both directions for anonymous sessions; wins over the two above for them. */
   anonymousMaxRate?: string | number;
+  /** The largest file an upload may make, bytes or like "500M", "4G" (0: none). */
+  maxUploadSize?: string | number;
+  anonymousMaxUploadSize?: string | number;
 }
 
-type Kind = 'string' | 'number' | 'boolean' | 'string[]' | 'rate';
+type Kind = 'string' | 'number' | 'boolean' | 'string[]' | 'rate' | 'size';
 const SCHEMA: Record<keyof ServeSettings, Kind> = {
   host: 'string', port: 'number', root: 'string', user: 'string[]', users: 'string', anonymous: 'boolean',
   anonymousRoot: 'string', pasvRange: 'string', pasvAddress: 'string', tlsCert: 'string', tlsKey: 'string',
@@ -50,7 +53,7 @@ const SCHEMA: Record<keyof ServeSettings, Kind> = {
   anonymousWithoutTls: 'boolean',  logLevel: 'string', logFormat: 'string', idleTimeout: 'number', anonymousUploadDir: 'string',
   atomicUploads: 'boolean', partialUploads: 'string', maxSessions: 'number', maxSessionsPerAddress: 'number',
   banAfter: 'number', runAs: 'string', umask: 'string', allowFrom: 'string[]', denyFrom: 'string[]',
-  maxDownloadRate: 'rate', maxUploadRate: 'rate', anonymousMaxRate: 'rate',
+  maxDownloadRate: 'rate', maxUploadRate: 'rate', anonymousMaxRate: 'rate', maxUploadSize: 'size', anonymousMaxUploadSize: 'size',
 };
 
 const camel = (k: string) => k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -64,9 +67,9 @@ const CHOICES: Partial<Record<keyof ServeSettings, string[]>> = {
 /** Settings that name files: in a config file, relative to that file's folder (as homes in a users file are). */
 const PATHS: (keyof ServeSettings)[] = ['root', 'users', 'tlsCert', 'tlsKey', 'anonymousRoot'];
 
-function isRate(value: unknown): boolean {
+function parses(parse: (v: string | number) => number, value: unknown): boolean {
   if (typeof value !== 'string' && typeof value !== 'number') return false;
-  try { parseRate(value); return true; } catch { return false; }
+  try { parse(value); return true; } catch { return false; }
 }
 
 /** Check a config object against the schema; names may be camelCase or kebab-case like the flags. */
@@ -82,12 +85,13 @@ export function validateSettings(raw: unknown, source: string): Partial<ServeSet
     if (!kind) throw new Error(`${source}: unknown setting ${shown}`);
     const min = MINIMUM[name] ?? 0;
     const max = name === 'port' || name === 'implicitTlsPort' ? 65535 : Infinity;
-    const ok = kind === 'rate' ? isRate(value)
+    const ok = kind === 'rate' || kind === 'size' ? parses(kind === 'rate' ? parseRate : parseSize, value)
       : kind === 'string[]' ? Array.isArray(value) && value.every((v) => typeof v === 'string')
       : kind === 'number' ? typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max
       : typeof value === kind;
     if (!ok) {
       const want = kind === 'rate' ? 'bytes per second, like 512K or 2M (0: no limit; at least 1K)'
+        : kind === 'size' ? 'a size in bytes, like 500M or 4G (0: no limit)'
         : kind === 'string[]' ? 'a list of strings'
         : kind === 'number' ? `a whole number from ${min}${max === Infinity ? ' up' : ` to ${max}`}`
         : name === 'pasvRange' ? 'a string like 50000-50100' : name === 'umask' ? 'an octal string like "022"' : `a ${kind}`;

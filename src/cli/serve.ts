@@ -8,7 +8,7 @@ import type { StaticUser } from '../server/auth/authenticator.js';
 import { loadConfigFile, validateSettings, type ServeSettings } from './serve-config.js';
 import { checkServedFolder, checkTlsSettings, explainListenError } from './serve-checks.js';
 import { logServerEvents } from './serve-log.js';
-import { parseRate } from '../transfer-rate.js';
+import { parseRate, parseSize } from '../transfer-limits.js';
 
 // The server, TLS and users-file modules load only when `serve` runs: `wharf get` starts faster.
 const serverModule = () => import('../server/server.js');
@@ -74,13 +74,18 @@ export async function buildServer(settings: ServeSettings, logger: Logger): Prom
   }
   // Alone it would change nothing: anonymous users are not asked for TLS unless it is required.
   if (settings.anonymousWithoutTls && !settings.requireTls) throw new Error('--anonymous-without-tls goes with --require-tls');
-  if (!anonymousOn && settings.anonymousMaxRate !== undefined) throw new Error('--anonymous-max-rate needs --anonymous');
+  for (const [key, flag] of [['anonymousMaxRate', 'anonymous-max-rate'], ['anonymousMaxUploadSize', 'anonymous-max-upload-size']] as const) {
+    if (!anonymousOn && settings[key] !== undefined) throw new Error(`--${flag} needs --anonymous`);
+  }
   const rate = (v: string | number | undefined) => (v === undefined ? undefined : parseRate(v));
+  const size = (v: string | number | undefined) => (v === undefined ? undefined : parseSize(v));
   const anonymousRate = rate(settings.anonymousMaxRate);
+  const anonymousMaxUploadSize = size(settings.anonymousMaxUploadSize);
   const anonymous = anonymousOn ? {
     root: settings.anonymousRoot ? path.resolve(settings.anonymousRoot) : root,
     uploadDir: settings.anonymousUploadDir,
     ...(anonymousRate !== undefined ? { maxRate: { download: anonymousRate, upload: anonymousRate } } : {}),
+    ...(anonymousMaxUploadSize !== undefined ? { maxUploadSize: anonymousMaxUploadSize } : {}),
   } : undefined;
   const options: FtpServerOptions = {
     host: settings.host,
@@ -105,6 +110,7 @@ export async function buildServer(settings: ServeSettings, logger: Logger): Prom
     allowFrom: settings.allowFrom,
     denyFrom: settings.denyFrom,
     maxRate: { download: rate(settings.maxDownloadRate), upload: rate(settings.maxUploadRate) },
+    maxUploadSize: size(settings.maxUploadSize),
   };
   if (settings.users) {
     const { UsersFileAuthenticator } = await import('../server/auth/users-file.js');
@@ -180,6 +186,8 @@ export function registerServe(program: Command): void {
     .option('--max-download-rate <rate>', 'bandwidth per session for downloads, bytes per second or like 512K, 2M (default: no limit)')
     .option('--max-upload-rate <rate>', 'bandwidth per session for uploads, like --max-download-rate')
     .option('--anonymous-max-rate <rate>', 'bandwidth per anonymous session, both ways (wins over the two above for them)')
+    .option('--max-upload-size <size>', 'largest file an upload may make, bytes or like 500M, 4G; past it 552 and the file is removed (default: no limit)')
+    .option('--anonymous-max-upload-size <size>', 'the same for anonymous uploads (wins over --max-upload-size for them)')
     .option('--umask <octal>', 'permissions left out of new files (rw-rw-rw-) and folders (rwxrwxrwx), e.g. 002 for group-writable uploads (default: the process umask, usually 022)')
     .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']))
     .addOption(new Option('--log-format <format>', 'log format (default: pretty on a terminal, json otherwise)').choices(['json', 'pretty']))

@@ -10,7 +10,7 @@ import { downloadSegmented, mirrorDown, mirrorUp, MirrorIncompleteError, Transfe
 import { CliError, classify, clientOptions, connectClient, EXIT, parseUrl, redactSecrets, remotePathOf, type ClientFlags } from './client-connect.js';
 import { formatBytes, ProgressBar } from './progress-bar.js';
 import { runShell } from './shell.js';
-import { parseRate } from '../transfer-rate.js';
+import { parseRate } from '../transfer-limits.js';
 import { printable, printableLines } from './terminal-text.js';
 
 /** Servers count a restart offset in ASCII mode differently (see asciiRestartError in the client). */

@@ -6,7 +6,7 @@ import type { Storage } from './storage/storage.js';
 import type { Session } from './session.js';
 import type { FtpServerEvents } from './events.js';
 import type { RateLimit } from './policy/rate-limit.js';
-import type { TransferRates } from '../transfer-rate.js';
+import type { TransferRates } from '../transfer-limits.js';
 
 export interface ResolvedOptions {
   greeting: string;
@@ -26,6 +26,8 @@ export interface ResolvedOptions {
   atomicUploads: boolean;
   partialUploads: 'keep' | 'delete';
   maxRate: TransferRates;
+  /** Bytes; 0: no limit. */
+  maxUploadSize: number;
 }
 
 export interface ServerContext {

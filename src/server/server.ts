@@ -18,7 +18,7 @@ import { LoginBan } from './policy/login-ban.js';
 import { AddressFilter } from './policy/address-filter.js';
 import { TimeoutSweep, sweepTick } from './policy/timeout-sweep.js';
 import { RateLimit } from './policy/rate-limit.js';
-import { checkedRates, type TransferRates } from '../transfer-rate.js';
+import { checkedRates, parseSize, type TransferRates } from '../transfer-limits.js';
 
 /**
  * AEAD suites only, AES-128-GCM first as in Mozilla's "intermediate" profile: as strong as this
@@ -106,6 +106,11 @@ export interface FtpServerOptions {
    * account's own `maxRate` wins, direction by direction.
    */
   maxRate?: TransferRates;
+  /**
+   * The largest file an upload may make, in bytes (0: no limit; default none): past it the upload
+   * gets `552` and its file is removed (an append keeps what it had). An account's own wins.
+   */
+  maxUploadSize?: number;
   /** After listen(), switch to this user (and group) when started as root, e.g. to bind port 21. */
   runAs?: { user: string | number; group?: string | number };
   /**
@@ -158,6 +163,7 @@ function resolveOptions(o: FtpServerOptions, pasvAddress: () => string | undefin
     atomicUploads: o.atomicUploads ?? false,
     partialUploads: o.partialUploads ?? 'keep',
     maxRate: checkedRates(o.maxRate, 'maxRate'),
+    maxUploadSize: o.maxUploadSize === undefined ? 0 : parseSize(o.maxUploadSize, 'maxUploadSize'),
   };
 }
 

@@ -13,7 +13,7 @@ import type { Account } from './auth/authenticator.js';
 import type { Permission } from './permissions.js';
 import { PassiveListener, connectActive, secureDataSocket, DataChannelError } from './data-channel.js';
 import { serverTlsSocket } from './tls-socket.js';
-import type { TransferRates } from '../transfer-rate.js';
+import type { TransferRates } from '../transfer-limits.js';
 import { slabReader, steerableSocket } from '../io/read-sink.js';
 import { COMMANDS } from './commands/index.js';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -387,6 +387,11 @@ export class Session {
   /** Bytes per second this session's file transfers may move one way (the account's limit, else the server's); 0: any. */
   maxRate(direction: keyof TransferRates): number {
     return this.account?.maxRate?.[direction] ?? this.ctx.options.maxRate[direction] ?? 0;
+  }
+
+  /** The largest file this session's uploads may make (the account's limit, else the server's); 0: any. */
+  maxUploadSize(): number {
+    return this.account?.maxUploadSize ?? this.ctx.options.maxUploadSize;
   }
 
   /** Check a permission, for a path when the account has rules per folder (e.g. an upload-only folder). */

@@ -2,7 +2,7 @@
 import crypto from 'node:crypto';
 import type { Storage } from '../storage/storage.js';
 import { type Permissions, ALL_PERMISSIONS, READ_ONLY, permissionsFrom } from '../permissions.js';
-import { checkedRates, type TransferRates } from '../../transfer-rate.js';
+import { checkedRates, parseSize, type TransferRates } from '../../transfer-limits.js';
 
 export interface LoginRequest {
   username: string;
@@ -25,6 +25,8 @@ export interface Account {
   anonymous?: boolean;
   /** Bandwidth for this account's file transfers (bytes per second, 0: none); wins over the server's `maxRate`. */
   maxRate?: TransferRates;
+  /** The largest file this account's uploads may make (bytes, 0: none); wins over the server's `maxUploadSize`. */
+  maxUploadSize?: number;
 }
 
 /** Plug in any account source: return the account, or undefined to refuse the login. */
@@ -51,6 +53,8 @@ export interface StaticUser {
   permissions?: Partial<Permissions>;
   /** Bandwidth for this user's transfers; wins over the server's `maxRate`. */
   maxRate?: TransferRates;
+  /** The largest file this user's uploads may make, bytes; wins over the server's `maxUploadSize`. */
+  maxUploadSize?: number;
 }
 
 export interface AnonymousOptions {
@@ -58,6 +62,8 @@ export interface AnonymousOptions {
   permissions?: Partial<Permissions>;
   /** Bandwidth for anonymous transfers (vsftpd's anon_max_rate); wins over the server's `maxRate`. */
   maxRate?: TransferRates;
+  /** The largest file an anonymous upload may make (a drop box that cannot fill the disk in one go). */
+  maxUploadSize?: number;
   /**
    * A folder (virtual path, e.g. "/incoming") where anonymous users may upload new files but not
    * list, download, overwrite or delete: the classic drop box.
@@ -96,8 +102,11 @@ export class StaticAuthenticator implements Authenticator {
     // One frozen account per user, shared by all its sessions (idle sessions are mostly memory).
     for (const u of users) {
       const permissions = Object.freeze(permissionsFrom(u.permissions, ALL_PERMISSIONS));
-      const maxRate = u.maxRate && Object.freeze(checkedRates(u.maxRate, `maxRate of ${u.username}`));
-      this.users.set(u.username, { user: u, account: Object.freeze({ username: u.username, root: u.root, permissions, ...(maxRate ? { maxRate } : {}) }) });
+      const limits = {
+        ...(u.maxRate ? { maxRate: Object.freeze(checkedRates(u.maxRate, `maxRate of ${u.username}`)) } : {}),
+        ...(u.maxUploadSize !== undefined ? { maxUploadSize: parseSize(u.maxUploadSize, `maxUploadSize of ${u.username}`) } : {}),
+      };
+      this.users.set(u.username, { user: u, account: Object.freeze({ username: u.username, root: u.root, permissions, ...limits }) });
     }
     this.hasVerifiers = users.some((u) => u.verify);
     if (anonymous) {
@@ -106,6 +115,7 @@ export class StaticAuthenticator implements Authenticator {
       this.anonymousAccount = Object.freeze({
         username: 'anonymous', root: anonymous.root, permissions, anonymous: true,
         ...(anonymous.maxRate ? { maxRate: Object.freeze(checkedRates(anonymous.maxRate, 'anonymous maxRate')) } : {}),
+        ...(anonymous.maxUploadSize !== undefined ? { maxUploadSize: parseSize(anonymous.maxUploadSize, 'anonymous maxUploadSize') } : {}),
         ...(dropBox ? { permissionsFor: (p: string) => (insideDir(dropBox, p) ? DROP_BOX : permissions) } : {}),
       });
     }

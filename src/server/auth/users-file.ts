@@ -7,14 +7,14 @@ import type { Permissions } from '../permissions.js';
 import { StaticAuthenticator, type Account, type AnonymousOptions, type Authenticator, type LoginRequest, type StaticUser } from './authenticator.js';
 import { isPasswordHash, verifyPassword } from './password-hash.js';
 import { parseSettingsDocument } from '../../settings-document.js';
-import { parseRate, type TransferRates } from '../../transfer-rate.js';
+import { parseRate, parseSize, type TransferRates } from '../../transfer-limits.js';
 
 /** A valid hash of a random secret: verifying against it costs what a real check costs. */
 const DUMMY_HASH = 'scrypt$16384$8$1$c2FsdHNhbHRzYWx0c2FsdA==$' + Buffer.alloc(32, 7).toString('base64');
 
 const PERMISSION_NAMES: (keyof Permissions)[] = ['list', 'download', 'upload', 'overwrite', 'append', 'delete', 'rename', 'mkdir', 'rmdir', 'chmod'];
 /** Every field an entry may have: a misspelt `home` or `permissions` would otherwise grant the whole root, with every right. */
-const ENTRY_FIELDS = new Set(['username', 'password', 'home', 'root', 'permissions', 'maxDownloadRate', 'maxUploadRate']);
+const ENTRY_FIELDS = new Set(['username', 'password', 'home', 'root', 'permissions', 'maxDownloadRate', 'maxUploadRate', 'maxUploadSize']);
 
 /** Parse and check a users file's text; throws with the entry and field at fault. */
 export function parseUsersFile(text: string, file: string, baseDir: string): StaticUser[] {
@@ -28,7 +28,7 @@ export function parseUsersFile(text: string, file: string, baseDir: string): Sta
     if (typeof e !== 'object' || e === null || Array.isArray(e)) throw new Error(`${where}: expected a mapping (username, password, home, permissions)`);
     if (typeof e.username !== 'string' || !e.username) throw new Error(`${where}: username missing`);
     for (const key of Object.keys(e)) {
-      if (!ENTRY_FIELDS.has(key)) throw new Error(`${where} (${e.username}): unknown field '${key}' (known: username, password, home, permissions, maxDownloadRate, maxUploadRate)`);
+      if (!ENTRY_FIELDS.has(key)) throw new Error(`${where} (${e.username}): unknown field '${key}' (known: username, password, home, permissions, maxDownloadRate, maxUploadRate, maxUploadSize)`);
     }
     if (seen.has(e.username)) throw new Error(`${where}: user ${e.username} is listed twice`);
     seen.add(e.username);
@@ -59,6 +59,10 @@ export function parseUsersFile(text: string, file: string, baseDir: string): Sta
       if (typeof v !== 'string' && typeof v !== 'number') throw new Error(`${where} (${e.username}): ${field} must be like 512K or 2M`);
       maxRate[direction] = parseRate(v, `${where} (${e.username}): ${field}`);
     }
+    const maxUploadSize = e.maxUploadSize;
+    if (maxUploadSize !== undefined && typeof maxUploadSize !== 'string' && typeof maxUploadSize !== 'number') {
+      throw new Error(`${where} (${e.username}): maxUploadSize must be like 500M or 4G`);
+    }
     const hash = e.password;
     return {
       username: e.username,
@@ -66,6 +70,7 @@ export function parseUsersFile(text: string, file: string, baseDir: string): Sta
       root: home === undefined ? undefined : path.resolve(baseDir, home),
       permissions,
       ...(Object.keys(maxRate).length ? { maxRate } : {}),
+      ...(maxUploadSize !== undefined ? { maxUploadSize: parseSize(maxUploadSize, `${where} (${e.username}): maxUploadSize`) } : {}),
     };
   });
 }

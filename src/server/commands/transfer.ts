@@ -140,25 +140,53 @@ function uploadTarget(s: Session, p: string, options: WriteOptions, mode: string
   return `${dir === '/' ? '' : dir}/.wharf-upload-${crypto.randomBytes(6).toString('hex')}-${virtualBasename(p)}`;
 }
 
+/** `552` for an upload that would make a file larger than the session may (RFC 959's "exceeded storage allocation"). */
+function tooLarge(max: number): FtpReplyError {
+  return new FtpReplyError(552, `Exceeded storage allocation: files may be at most ${max} bytes here.`);
+}
+
+/**
+ * An upload's byte counter that stops the transfer with 552 once the file, `base` bytes before it
+ * (a restart offset, or the file appended to), would pass `max`, and says so. Undefined without a limit.
+ */
+function sizeGuard(max: number, base: number, tripped: () => void): ((data: Duplex) => (n: number) => void) | undefined {
+  if (!max) return undefined;
+  return (data) => {
+    let size = base;
+    return (n) => {
+      size += n;
+      if (size > max && !data.destroyed) { tripped(); data.destroy(tooLarge(max)); }
+    };
+  };
+}
+
 async function receive(s: Session, p: string, options: WriteOptions, mode: 'store' | 'append' | 'unique',
-  opening: string, complete?: (n: number) => string, afterCr = false) {
+  opening: string, complete?: (n: number) => string, afterCr = false, base = options.start ?? 0) {
   let sink: Writable | undefined;
   let writer: (FileWriter & { start: number }) | undefined;
   const target = uploadTarget(s, p, options, mode);
   const noReplace = mode === 'unique' || !s.allows('overwrite', p);
   const writeOptions = target === p ? options : { exclusive: true };
+  const maxSize = s.maxUploadSize();
+  if (maxSize && base > maxSize) { s.clearData(); throw tooLarge(maxSize); }
+  let tooBig = false;
+  const guard = sizeGuard(maxSize, base, () => { tooBig = true; });
   let ok = false;
   try {
     let move: (data: Duplex, signal: AbortSignal) => Promise<number>;
     if (s.type === 'I' && s.fs.openWriter && !s.maxRate('upload')) {
       const w = await s.fs.openWriter(target, writeOptions);
       writer = w;
-      move = (data, signal) => pumpToFile(data, w, w.start, signal);
+      move = (data, signal) => pumpToFile(data, w, w.start, signal, guard?.(data));
     } else {
       const out = await s.fs.createWriteStream(target, writeOptions);
       sink = out;
       const steps = [limit(s, 'upload'), s.type === 'A' ? new CrlfToLf(afterCr) : undefined];
-      move = (data, signal) => copy(data, steps, out, 'in', signal);
+      move = (data, signal) => {
+        const count = guard?.(data);
+        if (count) data.on('data', (c: Buffer) => count(c.length));
+        return copy(data, steps, out, 'in', signal);
+      };
     }
     const started = Date.now();
     let received = 0;
@@ -189,13 +217,16 @@ async function receive(s: Session, p: string, options: WriteOptions, mode: 'stor
   } finally {
     if (sink && !sink.destroyed && !sink.writableFinished) sink.destroy();
     await writer?.close();
-    if (!ok && (sink || writer)) await discardPartial(s, target, p, mode);
+    if (!ok && (sink || writer)) await discardPartial(s, target, p, mode, tooBig);
   }
 }
 
-/** After a failed upload: drop the temporary file, or the partial one when so configured. */
-async function discardPartial(s: Session, target: string, p: string, mode: string) {
-  const remove = target !== p || (s.ctx.options.partialUploads === 'delete' && mode !== 'append');
+/**
+ * After a failed upload: drop the temporary file, or the partial one when so configured or when
+ * it grew past the size limit (resuming it could only fail again). An append keeps its file.
+ */
+async function discardPartial(s: Session, target: string, p: string, mode: string, tooBig: boolean) {
+  const remove = target !== p || ((s.ctx.options.partialUploads === 'delete' || tooBig) && mode !== 'append');
   if (!remove) return;
   await s.fs.unlink(target).catch(() => undefined);
 }
@@ -238,7 +269,8 @@ async function appe(s: Session, arg: string) {
   s.require(existing ? 'append' : 'upload', p);
   // Nor may one who may not append add to a file that appeared since the check.
   const exclusive = !existing && !s.allows('append', p) ? true : undefined;
-  await receive(s, p, { append: true, exclusive }, 'append', `Opening ${modeName(s)} mode data connection for ${virtualBasename(p)}.`);
+  await receive(s, p, { append: true, exclusive }, 'append', `Opening ${modeName(s)} mode data connection for ${virtualBasename(p)}.`,
+    undefined, false, existing?.size ?? 0);
 }
 
 async function stou(s: Session, arg: string) {

@@ -1,4 +1,4 @@
-// Bandwidth limits: per session, per account, anonymous; CLI flags and users-file fields; ABOR while paced.
+// Transfer limits: bandwidth per session, account and anonymous; the largest upload; CLI flags and users-file fields.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -9,7 +9,7 @@ import { startServer, USER, PASSWORD } from '../helpers/server.js';
 import { RawClient, collect } from '../helpers/raw-client.js';
 import { run } from '../helpers/run.js';
 import { serve, exited, BIN } from '../helpers/serve-cli.js';
-import { parseRate } from '../../dist/transfer-rate.js';
+import { parseRate } from '../../dist/transfer-limits.js';
 import { parseUsersFile } from '../../dist/server/auth/users-file.js';
 
 const K = 1024;
@@ -29,7 +29,7 @@ test('rates: bytes per second, K/M/G binary multiples, 0 for none; nonsense and 
   assert.equal(parseRate('4096'), 4096);
   assert.equal(parseRate(0), 0);
   assert.equal(parseRate('0'), 0);
-  for (const bad of ['', 'fast', '-1K', '1T', '1.5', '100', 512, 1.5, -4096, '1K2']) {
+  for (const bad of ['', 'fast', '-1K', '1X', '1.5', '100', 512, 1.5, -4096, '1K2', '1M/h']) {
     assert.throws(() => parseRate(bad), /rate|bytes per second|at least 1K/, String(bad));
   }
 });
@@ -127,7 +127,7 @@ test('wharf serve: --max-download-rate and --anonymous-max-rate hold; bad rates 
       s.proc.kill('SIGINT');
       assert.equal(await exited(s.proc), 0);
     }
-    for (const [flag, value] of [['--max-download-rate', 'fast'], ['--max-upload-rate', '100'], ['--anonymous-max-rate', '5T']]) {
+    for (const [flag, value] of [['--max-download-rate', 'fast'], ['--max-upload-rate', '100'], ['--anonymous-max-rate', '5X']]) {
       const r = await run(process.execPath, [BIN, 'serve', '--port', '0', '--root', dir, '--anonymous', flag, value]);
       assert.equal(r.status, 1, `${flag} ${value}`);
       assert.match(r.stderr, new RegExp(flag), r.stderr);
@@ -147,4 +147,86 @@ test('users file: maxDownloadRate and maxUploadRate per user, checked', () => {
   const [plain] = parseUsersFile(`users:\n  - {username: p, password: "${hash}"}\n`, 'u.yaml', '/');
   assert.equal(plain.maxRate, undefined);
   assert.throws(() => parseUsersFile(`users:\n  - {username: cam, password: "${hash}", maxUploadRate: lots}\n`, 'u.yaml', '/'), /cam.*maxUploadRate/);
+});
+
+test('upload size limit: 552 past it, the file removed; at the limit fine; REST, APPE and the block and stream paths all counted', async () => {
+  const srv = await startServer({ maxUploadSize: 100 * K, users: [{ username: USER, password: PASSWORD }, { username: 'big', password: 'x', maxUploadSize: 0 }] });
+  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'wharf-size-'));
+  try {
+    const exact = crypto.randomBytes(100 * K);
+    const over = crypto.randomBytes(300 * K);
+    await fs.writeFile(path.join(tmp, 'exact.bin'), exact);
+    await fs.writeFile(path.join(tmp, 'over.bin'), over);
+    const ok = await curl(['-T', path.join(tmp, 'exact.bin'), `${srv.url}/exact.bin`]);
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.ok(exact.equals(await fs.readFile(path.join(srv.root, 'exact.bin'))));
+    for (const ascii of [false, true]) {
+      const r = await curl([...(ascii ? ['-B'] : []), '-v', '-T', path.join(tmp, 'over.bin'), `${srv.url}/over.bin`]);
+      assert.notEqual(r.status, 0);
+      assert.match(r.stderr, /< 552 Exceeded storage allocation/, ascii ? 'TYPE A' : 'TYPE I');
+      await assert.rejects(fs.stat(path.join(srv.root, 'over.bin')), /ENOENT/, 'the oversized upload is removed');
+    }
+    // An account with its own limit of 0 may upload it.
+    const big = await curl(['-T', path.join(tmp, 'over.bin'), `ftp://big:x@127.0.0.1:${srv.port}/over.bin`]);
+    assert.equal(big.status, 0, big.stderr);
+    assert.ok(over.equals(await fs.readFile(path.join(srv.root, 'over.bin'))));
+
+    const c = await RawClient.connect(srv.port);
+    await c.login(USER, PASSWORD);
+    await c.cmd('TYPE I');
+    // A restart offset past the limit is refused before any data connection is used.
+    await c.passive('EPSV');
+    assert.equal((await c.cmd('REST 204800')).code, 350);
+    assert.equal((await c.cmd('STOR over.bin')).code, 552);
+    // Resuming inside the limit, then sending past it: counted from the offset.
+    await fs.writeFile(path.join(srv.root, 'part.bin'), exact.subarray(0, 90 * K));
+    let d = await c.passive('EPSV');
+    assert.equal((await c.cmd(`REST ${90 * K}`)).code, 350);
+    assert.equal((await c.cmd('STOR part.bin')).code, 150);
+    d.write(crypto.randomBytes(20 * K));
+    d.end();
+    assert.equal((await c.read()).code, 552);
+    await assert.rejects(fs.stat(path.join(srv.root, 'part.bin')), /ENOENT/);
+    // APPE counts the file it adds to, and keeps it.
+    await fs.writeFile(path.join(srv.root, 'log.txt'), Buffer.alloc(95 * K, 0x61));
+    d = await c.passive('EPSV');
+    assert.equal((await c.cmd('APPE log.txt')).code, 150);
+    d.write(Buffer.alloc(10 * K, 0x62));
+    d.end();
+    assert.equal((await c.read()).code, 552);
+    const kept = await fs.readFile(path.join(srv.root, 'log.txt'));
+    assert.ok(kept.length >= 95 * K && kept.subarray(0, 95 * K).every((b) => b === 0x61), 'the appended-to file keeps its bytes');
+    assert.equal((await c.cmd('NOOP')).code, 200);
+    c.close();
+  } finally {
+    await srv.stop();
+    await fs.rm(tmp, { recursive: true, force: true });
+  }
+});
+
+test('wharf serve --anonymous-max-upload-size limits the drop box; users file maxUploadSize is checked', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'wharf-size-'));
+  try {
+    await fs.mkdir(path.join(dir, 'incoming'));
+    await fs.writeFile(path.join(os.tmpdir(), 'wharf-size-src.bin'), crypto.randomBytes(64 * K));
+    const s = await serve(['--root', dir, '--anonymous', '--anonymous-upload-dir', '/incoming', '--anonymous-max-upload-size', '32K', '--log-level', 'warn'], dir);
+    try {
+      const r = await curl(['-v', '-T', path.join(os.tmpdir(), 'wharf-size-src.bin'), `ftp://127.0.0.1:${s.port}/incoming/drop.bin`]);
+      assert.notEqual(r.status, 0);
+      assert.match(r.stderr, /< 552 /);
+      await assert.rejects(fs.stat(path.join(dir, 'incoming', 'drop.bin')), /ENOENT/);
+    } finally {
+      s.proc.kill('SIGINT');
+      assert.equal(await exited(s.proc), 0);
+    }
+    const bad = await run(process.execPath, [BIN, 'serve', '--port', '0', '--root', dir, '--max-upload-size', 'huge']);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /--max-upload-size/);
+    const hash = 'scrypt$16384$8$1$c2FsdA==$' + Buffer.alloc(32, 1).toString('base64');
+    const [u] = parseUsersFile(`users:\n  - {username: cam, password: "${hash}", maxUploadSize: 4G}\n`, 'u.yaml', '/');
+    assert.equal(u.maxUploadSize, 4 * K * K * K);
+    assert.throws(() => parseUsersFile(`users:\n  - {username: cam, password: "${hash}", maxUploadSize: big}\n`, 'u.yaml', '/'), /cam.*maxUploadSize/);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
 });
