@@ -1,5 +1,5 @@
 // Public API: the server, its storage and auth seams, the shared protocol helpers.
-export { FtpServer, parsePortRange, type FtpServerOptions, type TlsOptions, type ListeningAddresses } from './server/server.js';
+export { FtpServer, parsePortRange, type FtpServerOptions, type TlsOptions, type ListeningAddresses, type ReloadableOptions } from './server/server.js';
 export type { FtpServerEvents, SessionInfo, TransferEvent, LoginEvent } from './server/events.js';
 export { StaticAuthenticator, type Authenticator, type Account, type LoginRequest, type StaticUser } from './server/auth/authenticator.js';
 export { ALL_PERMISSIONS, READ_ONLY, type Permissions, type Permission } from './server/permissions.js';
@@ -16,3 +16,4 @@ export { parseListing, parseUnixLine, parseDosLine, parseMlsxLine } from './prot
 export {
   mirrorDown, mirrorUp, downloadSegmented, MirrorError, MirrorIncompleteError, TransferSizeError, type MirrorOptions, type MirrorResult,
 } from './client/mirror.js';
+export { parseRate, parseSize, type TransferRates } from './transfer-limits.js';

@@ -57,7 +57,7 @@ const SCHEMA: Record<keyof ServeSettings, Kind> = {
 };
 
 const camel = (k: string) => k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+export const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 /** Lowest value of each number; 0 where it means "any free port" or "off", 1 where 0 would lock everyone out. */
 const MINIMUM: Partial<Record<keyof ServeSettings, number>> = { idleTimeout: 1, maxSessions: 1 };

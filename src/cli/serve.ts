@@ -2,10 +2,10 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import { Command, Option } from 'commander';
-import type { FtpServer, FtpServerOptions } from '../server/server.js';
+import type { FtpServer, FtpServerOptions, ReloadableOptions } from '../server/server.js';
 import { jsonLogger, type Logger, type LogLevel } from '../logger.js';
 import type { StaticUser } from '../server/auth/authenticator.js';
-import { loadConfigFile, validateSettings, type ServeSettings } from './serve-config.js';
+import { kebab, loadConfigFile, validateSettings, type ServeSettings } from './serve-config.js';
 import { checkServedFolder, checkTlsSettings, explainListenError } from './serve-checks.js';
 import { logServerEvents } from './serve-log.js';
 import { parseRate, parseSize } from '../transfer-limits.js';
@@ -56,6 +56,24 @@ function parseUserFlag(value: string, root: string): StaticUser {
   return { username: value.slice(0, i), password: value.slice(i + 1), root };
 }
 
+/** Settings a running `wharf serve` takes from its config file on SIGHUP (the rest need a restart). */
+const RELOADED: (keyof ServeSettings)[] = ['allowFrom', 'denyFrom', 'maxSessions', 'maxSessionsPerAddress', 'maxDownloadRate', 'maxUploadRate', 'maxUploadSize', 'tlsCert', 'tlsKey'];
+
+const rate = (v: string | number | undefined) => (v === undefined ? undefined : parseRate(v));
+const size = (v: string | number | undefined) => (v === undefined ? undefined : parseSize(v));
+
+/** The server options behind the reloadable settings: built the same way at start and on reload. */
+function limitsFrom(settings: ServeSettings): ReloadableOptions {
+  return {
+    maxSessions: settings.maxSessions,
+    maxSessionsPerAddress: settings.maxSessionsPerAddress,
+    allowFrom: settings.allowFrom,
+    denyFrom: settings.denyFrom,
+    maxRate: { download: rate(settings.maxDownloadRate), upload: rate(settings.maxUploadRate) },
+    maxUploadSize: size(settings.maxUploadSize),
+  };
+}
+
 export async function buildServer(settings: ServeSettings, logger: Logger): Promise<{ server: FtpServer; notes: string[] }> {
   const root = path.resolve(settings.root);
   if (!fs.statSync(root, { throwIfNoEntry: false })?.isDirectory()) throw new Error(`root folder not found: ${root}`);
@@ -77,8 +95,6 @@ export async function buildServer(settings: ServeSettings, logger: Logger): Prom
   for (const [key, flag] of [['anonymousMaxRate', 'anonymous-max-rate'], ['anonymousMaxUploadSize', 'anonymous-max-upload-size']] as const) {
     if (!anonymousOn && settings[key] !== undefined) throw new Error(`--${flag} needs --anonymous`);
   }
-  const rate = (v: string | number | undefined) => (v === undefined ? undefined : parseRate(v));
-  const size = (v: string | number | undefined) => (v === undefined ? undefined : parseSize(v));
   const anonymousRate = rate(settings.anonymousMaxRate);
   const anonymousMaxUploadSize = size(settings.anonymousMaxUploadSize);
   const anonymous = anonymousOn ? {
@@ -102,15 +118,10 @@ export async function buildServer(settings: ServeSettings, logger: Logger): Prom
     timeouts: settings.idleTimeout ? { idle: settings.idleTimeout * 1000 } : undefined,
     atomicUploads: settings.atomicUploads,
     partialUploads: settings.partialUploads,
-    maxSessions: settings.maxSessions,
-    maxSessionsPerAddress: settings.maxSessionsPerAddress,
     banAfterFailures: settings.banAfter,
     runAs: parseRunAs(settings.runAs),
     umask,
-    allowFrom: settings.allowFrom,
-    denyFrom: settings.denyFrom,
-    maxRate: { download: rate(settings.maxDownloadRate), upload: rate(settings.maxUploadRate) },
-    maxUploadSize: size(settings.maxUploadSize),
+    ...limitsFrom(settings),
   };
   if (settings.users) {
     const { UsersFileAuthenticator } = await import('../server/auth/users-file.js');
@@ -136,12 +147,16 @@ export async function buildServer(settings: ServeSettings, logger: Logger): Prom
   try {
     server = new FtpServer(options);
   } catch (err) {
-    // Said in the operator's terms: the flag, not the library option.
-    throw new Error((err as Error).message.replace(/^allowFrom/, '--allow-from').replace(/^denyFrom/, '--deny-from'));
+    throw new Error(settingsMessage(err));
   }
   // The process is the server: its umask is the one every upload and MKD is created under.
   if (umask !== undefined) process.umask(umask);
   return { server, notes };
+}
+
+/** A server option's error said in the operator's terms: the flag, not the library option. */
+function settingsMessage(err: unknown): string {
+  return (err as Error).message.replace(/^allowFrom/, '--allow-from').replace(/^denyFrom/, '--deny-from');
 }
 
 /** Subject and expiry at start and on each reload: an expired certificate fails every client, and says so only there. */
@@ -235,13 +250,32 @@ export function registerServe(program: Command): void {
       };
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGTERM', () => stop('SIGTERM'));
-      process.on('SIGHUP', () => {
+      // SIGHUP: the config file again, for what can change while running; then the certificate files.
+      const reload = async () => {
+        if (flags.config) {
+          try {
+            const next: ServeSettings = { ...DEFAULTS, ...await loadConfigFile(String(flags.config)), ...fromFlags };
+            const changed = (Object.keys({ ...settings, ...next }) as (keyof ServeSettings)[])
+              .filter((k) => JSON.stringify(next[k]) !== JSON.stringify(settings[k]));
+            // A certificate's paths can change only where TLS is on already: turning it on needs a restart.
+            const live = (k: keyof ServeSettings) => RELOADED.includes(k) && (server.options.tls !== undefined || (k !== 'tlsCert' && k !== 'tlsKey'));
+            server.updateLimits(limitsFrom(next));
+            for (const k of changed.filter(live)) (settings as unknown as Record<string, unknown>)[k] = next[k];
+            logger.info({ changed: changed.filter(live).map(kebab) }, 'config file reloaded');
+            const later = changed.filter((k) => !live(k));
+            if (later.length) logger.warn({ settings: later.map(kebab) }, 'changed in the config file: these take effect on restart');
+          } catch (err) {
+            logger.error({ err: settingsMessage(err) }, 'config file not reloaded; keeping the running settings');
+            return;
+          }
+        }
         if (!settings.tlsCert || !settings.tlsKey) return;
         // One catch for reading, checking and installing: a bad file keeps the running certificate.
-        certificates().then((c) => c.loadTlsFiles(settings.tlsCert!, settings.tlsKey!)).then(({ leaf, ...tls }) => {
+        await certificates().then((c) => c.loadTlsFiles(settings.tlsCert!, settings.tlsKey!)).then(({ leaf, ...tls }) => {
           server.reloadTls(tls);
           logCertificate(logger, leaf);
         }).catch((err: Error) => logger.error({ err: err.message }, 'TLS certificate not reloaded; keeping the previous one'));
-      });
+      };
+      process.on('SIGHUP', () => { void reload(); });
     });
 }

@@ -125,6 +125,10 @@ export interface FtpServerOptions {
   logger?: Logger | 'stderr';
 }
 
+/** The options updateLimits can change while the server runs. */
+const RELOADABLE = ['allowFrom', 'denyFrom', 'maxSessions', 'maxSessionsPerAddress', 'maxRate', 'maxUploadSize'] as const;
+export type ReloadableOptions = Pick<FtpServerOptions, typeof RELOADABLE[number]>;
+
 export interface ListeningAddresses {
   host: string;
   port: number;
@@ -184,7 +188,7 @@ export class FtpServer extends EventEmitter {
   /** LocalStorage holds no per-session state, so one per root serves every login to it. */
   private readonly localStorages = new Map<string, LocalStorage>();
   private readonly ban: LoginBan;
-  private readonly addresses: AddressFilter;
+  private addresses: AddressFilter;
   private readonly sweep: TimeoutSweep;
   private secureContext: tls.SecureContext | undefined;
   private plainServer: net.Server | undefined;
@@ -225,6 +229,29 @@ export class FtpServer extends EventEmitter {
       // sessions wrap themselves; a client could renegotiate without end on one connection.
       secureOptions: crypto.constants.SSL_OP_NO_RENEGOTIATION,
     });
+  }
+
+  /**
+   * Change limits on a running server (\`wharf serve\` does on SIGHUP): new connections meet the new
+   * address lists and session caps, transfers started from now on the new rates and size limit;
+   * sessions already open stay. Keys given replace the running values (undefined: the default),
+   * others stay. Everything is checked before anything changes: a bad value throws and leaves the
+   * server as it was.
+   */
+  updateLimits(changes: ReloadableOptions): void {
+    const next: ReloadableOptions = {};
+    for (const key of RELOADABLE) (next as Record<string, unknown>)[key] = key in changes ? changes[key] : this.options[key];
+    const addresses = new AddressFilter(next.allowFrom, next.denyFrom);
+    const maxRate = checkedRates(next.maxRate, 'maxRate');
+    const maxUploadSize = next.maxUploadSize === undefined ? 0 : parseSize(next.maxUploadSize, 'maxUploadSize');
+    for (const key of ['maxSessions', 'maxSessionsPerAddress'] as const) {
+      const v = next[key];
+      if (v !== undefined && !(Number.isInteger(v) && v >= (key === 'maxSessions' ? 1 : 0))) throw new Error(`${key} must be a whole number`);
+    }
+    Object.assign(this.options, next);
+    this.addresses = addresses;
+    this.resolved.maxRate = maxRate;
+    this.resolved.maxUploadSize = maxUploadSize;
   }
 
   /** Swap in a renewed certificate: new sessions and data connections use it, running ones keep theirs. */

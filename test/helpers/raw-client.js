@@ -125,3 +125,15 @@ export function collect(socket) {
     socket.once('error', reject);
   });
 }
+
+/** What the server says first to a new connection (bounded: 10 s). */
+export function firstLine(port, host = '127.0.0.1') {
+  return new Promise((resolve, reject) => {
+    const c = net.connect({ port, host });
+    let text = '';
+    c.setTimeout(10_000, () => { c.destroy(); reject(new Error('no reply')); });
+    c.on('data', (d) => { text += d; if (text.includes('\r\n')) { c.destroy(); resolve(text); } });
+    c.on('error', reject);
+    c.on('close', () => resolve(text));
+  });
+}

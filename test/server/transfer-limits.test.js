@@ -6,7 +6,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startServer, USER, PASSWORD } from '../helpers/server.js';
-import { RawClient, collect } from '../helpers/raw-client.js';
+import { RawClient, collect, firstLine } from '../helpers/raw-client.js';
 import { run } from '../helpers/run.js';
 import { serve, exited, BIN } from '../helpers/serve-cli.js';
 import { parseRate } from '../../dist/transfer-limits.js';
@@ -228,5 +228,33 @@ test('wharf serve --anonymous-max-upload-size limits the drop box; users file ma
     assert.throws(() => parseUsersFile(`users:\n  - {username: cam, password: "${hash}", maxUploadSize: big}\n`, 'u.yaml', '/'), /cam.*maxUploadSize/);
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('updateLimits on a running server: checked whole before anything changes, then in force for new transfers and connections', async () => {
+  const srv = await startServer();
+  try {
+    assert.throws(() => srv.server.updateLimits({ maxUploadSize: 10 * K, denyFrom: ['not-an-address'] }), /denyFrom/);
+    const c = await RawClient.connect(srv.port);
+    await c.login(USER, PASSWORD);
+    await c.cmd('TYPE I');
+    const send = async (name, n) => {
+      const d = await c.passive('EPSV');
+      assert.equal((await c.cmd(`STOR ${name}`)).code, 150);
+      d.end(Buffer.alloc(n, 7));
+      return (await c.read()).code;
+    };
+    // The refused update changed nothing: no size limit yet.
+    assert.equal(await send('a.bin', 20 * K), 226);
+    srv.server.updateLimits({ maxUploadSize: 10 * K, maxSessions: 1 });
+    assert.equal(await send('b.bin', 20 * K), 552);
+    await assert.rejects(fs.stat(path.join(srv.root, 'b.bin')), /ENOENT/);
+    // One session is open: the next connection is refused.
+    assert.match(await firstLine(srv.port), /^421 /);
+    srv.server.updateLimits({ maxUploadSize: undefined });
+    assert.equal(await send('c.bin', 20 * K), 226);
+    c.close();
+  } finally {
+    await srv.stop();
   }
 });
