@@ -204,3 +204,45 @@ test('ABOR still stops a transfer at once when other commands are queued behind 
     c.close();
   } finally { await srv.stop(); }
 });
+
+test('login ban: sessions opened before it get no more guesses, and a good login between guesses does not reset it', async () => {
+  // Parallel sessions opened first: the ban was checked only at connect, so each of them still
+  // had maxLoginAttempts guesses once the address was banned (50 sessions x 5 for a ban after 10).
+  const srv = await startServer({ anonymous: true, banAfterFailures: 4, maxLoginAttempts: 3 });
+  try {
+    const conns = [];
+    for (let i = 0; i < 5; i++) conns.push(await RawClient.connect(srv.port));
+    let guesses = 0;
+    for (const c of conns) {
+      for (let i = 0; i < 3 && !c.closed; i++) {
+        const u = await c.cmd(`USER ${USER}`).catch(() => undefined);
+        if (u?.code !== 331) break;
+        const r = await c.cmd('PASS guess').catch(() => undefined);
+        if (r?.code === 530) guesses++;
+        else break;
+      }
+      c.close();
+    }
+    assert.equal(guesses, 4, 'guesses once the address was banned');
+    // Not even the right password gets in from a session that was open before the ban.
+    assert.equal((await RawClient.connect(srv.port)).greeting.code, 421);
+  } finally { await srv.stop(); }
+
+  // An anonymous (or any successful) login between guesses used to clear the address's count.
+  const srv2 = await startServer({ anonymous: true, banAfterFailures: 4, maxLoginAttempts: 3 });
+  try {
+    let guesses = 0;
+    for (let round = 0; round < 6; round++) {
+      const c = await RawClient.connect(srv2.port);
+      if (c.greeting.code === 421) { c.close(); break; }
+      for (let i = 0; i < 2; i++) {
+        await c.cmd(`USER ${USER}`);
+        if ((await c.cmd('PASS guess')).code === 530) guesses++;
+      }
+      await c.cmd('USER anonymous').catch(() => undefined);
+      await c.cmd('PASS me@example.org').catch(() => undefined);
+      c.close();
+    }
+    assert.equal(guesses, 4, 'guesses with an anonymous login after every two');
+  } finally { await srv2.stop(); }
+});
