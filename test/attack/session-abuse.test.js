@@ -246,3 +246,27 @@ test('login ban: sessions opened before it get no more guesses, and a good login
     assert.equal(guesses, 4, 'guesses with an anonymous login after every two');
   } finally { await srv2.stop(); }
 });
+
+test('--require-tls with anonymous exempt: an account named like the anonymous login still needs TLS', async () => {
+  // The exemption went by the name given to USER, but an account of that name ("ftp" in a users
+  // file, or one a custom authenticator returns) is no anonymous login: it logged in in clear text.
+  const srv = await startServer({ tls: await selfSignedCertificate(), requireTls: { anonymousExempt: true }, anonymous: true,
+    users: [{ username: 'ftp', password: 'ftp-secret' }] });
+  try {
+    await fs.writeFile(path.join(srv.root, 'victim.txt'), 'keep me');
+    const c = await RawClient.connect(srv.port);
+    assert.equal((await c.cmd('USER ftp')).code, 331);
+    assert.equal((await c.cmd('PASS ftp-secret')).code, 530);
+    assert.equal((await c.cmd('DELE victim.txt')).code, 530);
+    assert.equal(await fs.readFile(path.join(srv.root, 'victim.txt'), 'utf8'), 'keep me');
+    // The real anonymous login is still exempt.
+    await c.login('anonymous', 'me@example.org');
+    assert.equal((await c.cmd('DELE victim.txt')).code, 550);
+    c.close();
+    // And over TLS the account logs in.
+    const t = await RawClient.connect(srv.port);
+    await t.startTls();
+    await t.login('ftp', 'ftp-secret');
+    t.close();
+  } finally { await srv.stop(); }
+});

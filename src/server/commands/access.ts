@@ -60,6 +60,11 @@ async function pass(s: Session, arg: string) {
     }
     return;
   }
+  // USER let the anonymous names through without TLS; the account decides: one of those names
+  // can be a real account (a user "ftp" in a users file), which must not log in in clear text.
+  if (ctx.options.requireTls.control && !s.secure && !account.anonymous) {
+    throw new FtpReplyError(530, 'TLS required: use AUTH TLS before logging in.');
+  }
   let storage;
   try {
     storage = ctx.storageFor(account);
