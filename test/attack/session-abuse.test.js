@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { selfSignedCertificate } from '../../dist/server/certificates.js';
@@ -268,5 +269,36 @@ test('--require-tls with anonymous exempt: an account named like the anonymous l
     await t.startTls();
     await t.login('ftp', 'ftp-secret');
     t.close();
+  } finally { await srv.stop(); }
+});
+
+test('a flood of connections from another address to an armed passive port is refused without a log line each', async () => {
+  // Anyone who can reach the passive range could connect over and over: each refusal wrote a
+  // warning, so an unauthenticated client filled the operator's disk at a TCP handshake a line.
+  const { lines, logger } = recordingLogger();
+  const srv = await startServer({ logger });
+  try {
+    await fs.writeFile(path.join(srv.root, 'f.txt'), 'the data');
+    const c = await loggedIn(srv);
+    const r = await c.cmd('EPSV');
+    const dport = Number(/\|\|\|(\d+)\|/.exec(r.text)[1]);
+    const FLOOD = 40;
+    for (let i = 0; i < FLOOD; i++) {
+      const thief = net.connect({ host: '127.0.0.1', port: dport, localAddress: '127.0.0.2' });
+      thief.on('error', () => {});
+      thief.setTimeout(5000, () => thief.destroy());
+      await new Promise((res) => { thief.once('close', res); });
+    }
+    // The client's own connection still gets its file.
+    const d = net.connect({ host: '127.0.0.1', port: dport });
+    d.setTimeout(10_000, () => d.destroy());
+    const got = collect(d);
+    assert.equal((await c.cmd('RETR f.txt')).code, 150);
+    assert.equal((await got).toString(), 'the data');
+    assert.equal((await c.read()).code, 226);
+    c.close();
+    const warned = lines.filter((l) => /foreign address/.test(l));
+    assert.ok(warned.length >= 1, 'the refusal is logged');
+    assert.ok(warned.length <= 2, `${warned.length} log lines for ${FLOOD} refused connections`);
   } finally { await srv.stop(); }
 });
