@@ -6,7 +6,7 @@ import type { FtpServer, FtpServerOptions } from '../server/server.js';
 import { jsonLogger, type Logger, type LogLevel } from '../logger.js';
 import type { StaticUser } from '../server/auth/authenticator.js';
 import { loadConfigFile, validateSettings, type ServeSettings } from './serve-config.js';
-import { checkServedFolder, checkTlsSettings, explainListenError } from './serve-checks.js';
+import { checkSecretsNotServed, checkServedFolder, checkTlsSettings, explainListenError } from './serve-checks.js';
 import { logServerEvents } from './serve-log.js';
 
 // The server, TLS and users-file modules load only when `serve` runs: `wharf get` starts faster.
@@ -55,7 +55,7 @@ function parseUserFlag(value: string, root: string): StaticUser {
   return { username: value.slice(0, i), password: value.slice(i + 1), root };
 }
 
-export async function buildServer(settings: ServeSettings, logger: Logger): Promise<{ server: FtpServer; notes: string[] }> {
+export async function buildServer(settings: ServeSettings, logger: Logger, configFile?: string): Promise<{ server: FtpServer; notes: string[] }> {
   const root = path.resolve(settings.root);
   if (!fs.statSync(root, { throwIfNoEntry: false })?.isDirectory()) throw new Error(`root folder not found: ${root}`);
   if (settings.anonymousRoot && !fs.statSync(settings.anonymousRoot, { throwIfNoEntry: false })?.isDirectory()) {
@@ -119,6 +119,9 @@ export async function buildServer(settings: ServeSettings, logger: Logger): Prom
     options.tls = cert;
     notes.push(`self-signed certificate, SHA-256 fingerprint ${cert.fingerprint256}`);
   }
+  // After the files are read, so a missing or broken one is reported as such first.
+  checkSecretsNotServed([['--tls-key', settings.tlsKey], ['--users', settings.users], ['--config', configFile]],
+    [root, ...(anonymous?.root ? [anonymous.root] : [])]);
   const { FtpServer } = await serverModule();
   let server: FtpServer;
   try {
@@ -182,7 +185,7 @@ export function registerServe(program: Command): void {
       const settings: ServeSettings = { ...DEFAULTS, ...fromFile, ...fromFlags };
       const format = settings.logFormat ?? (process.stderr.isTTY ? 'pretty' : 'json');
       const logger = format === 'pretty' ? prettyLogger(settings.logLevel) : jsonLogger(process.stderr, settings.logLevel);
-      const { server, notes } = await buildServer(settings, logger);
+      const { server, notes } = await buildServer(settings, logger, flags.config ? String(flags.config) : undefined);
       const addr = await server.listen().catch((err: unknown) => { throw explainListenError(err, settings); });
       try {
         checkServedFolder(path.resolve(settings.root), 'root folder');
