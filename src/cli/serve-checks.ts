@@ -1,5 +1,6 @@
 // `wharf serve` startup checks: an operator's mistake is told in the terms of the settings, never as an OpenSSL or libuv code.
 import fs from 'node:fs';
+import path from 'node:path';
 import type { ServeSettings } from './serve-config.js';
 
 /** Settings that do nothing, or refuse every connection, without a certificate. */
@@ -27,6 +28,24 @@ export function checkServedFolder(dir: string, what: string): void {
   } catch {
     const uid = typeof process.getuid === 'function' ? ` (uid ${process.getuid()})` : '';
     throw new Error(`${what} ${dir} is not readable by the user wharf runs as${uid}`);
+  }
+}
+
+/**
+ * Files with secrets must lie outside every served folder: a TLS key or a config file (which may
+ * list NAME:PASSWORD users) there can be downloaded (`wharf serve --tls-key k.pem` in the folder
+ * holding it served the key to anonymous users), and a users file there can be read for its
+ * hashes or rewritten by a user who may upload, who then gives himself any home and every right
+ * once it reloads. Real paths, so a symbolic link does not hide one.
+ */
+export function checkSecretsNotServed(files: [flag: string, file: string | undefined][], folders: string[]): void {
+  const real = (p: string) => { try { return fs.realpathSync.native(p); } catch { return path.resolve(p); } };
+  const served = folders.map(real);
+  for (const [flag, file] of files) {
+    if (file === undefined) continue;
+    const f = real(file);
+    const dir = served.find((d) => f.startsWith(d.endsWith(path.sep) ? d : d + path.sep));
+    if (dir) throw new Error(`${flag} ${file} is inside the served folder ${dir}: clients could download${flag === '--users' ? ' or rewrite' : ''} it; move it out`);
   }
 }
 

@@ -6,7 +6,7 @@ import type { FtpServer, FtpServerOptions, ReloadableOptions } from '../server/s
 import { jsonLogger, type Logger, type LogLevel } from '../logger.js';
 import type { StaticUser } from '../server/auth/authenticator.js';
 import { kebab, loadConfigFile, validateSettings, type ServeSettings } from './serve-config.js';
-import { checkServedFolder, checkTlsSettings, explainListenError } from './serve-checks.js';
+import { checkSecretsNotServed, checkServedFolder, checkTlsSettings, explainListenError } from './serve-checks.js';
 import { logServerEvents } from './serve-log.js';
 import { parseRate, parseSize } from '../transfer-limits.js';
 
@@ -74,7 +74,7 @@ function limitsFrom(settings: ServeSettings): ReloadableOptions {
   };
 }
 
-export async function buildServer(settings: ServeSettings, logger: Logger): Promise<{ server: FtpServer; notes: string[] }> {
+export async function buildServer(settings: ServeSettings, logger: Logger, configFile?: string): Promise<{ server: FtpServer; notes: string[] }> {
   const root = path.resolve(settings.root);
   if (!fs.statSync(root, { throwIfNoEntry: false })?.isDirectory()) throw new Error(`root folder not found: ${root}`);
   if (settings.anonymousRoot && !fs.statSync(settings.anonymousRoot, { throwIfNoEntry: false })?.isDirectory()) {
@@ -142,6 +142,9 @@ export async function buildServer(settings: ServeSettings, logger: Logger): Prom
     options.tls = cert;
     notes.push(`self-signed certificate, SHA-256 fingerprint ${cert.fingerprint256}`);
   }
+  // After the files are read, so a missing or broken one is reported as such first.
+  checkSecretsNotServed([['--tls-key', settings.tlsKey], ['--users', settings.users], ['--config', configFile]],
+    [root, ...(anonymous?.root ? [anonymous.root] : [])]);
   const { FtpServer } = await serverModule();
   let server: FtpServer;
   try {
@@ -214,7 +217,7 @@ export function registerServe(program: Command): void {
       const settings: ServeSettings = { ...DEFAULTS, ...fromFile, ...fromFlags };
       const format = settings.logFormat ?? (process.stderr.isTTY ? 'pretty' : 'json');
       const logger = format === 'pretty' ? prettyLogger(settings.logLevel) : jsonLogger(process.stderr, settings.logLevel);
-      const { server, notes } = await buildServer(settings, logger);
+      const { server, notes } = await buildServer(settings, logger, flags.config ? String(flags.config) : undefined);
       const addr = await server.listen().catch((err: unknown) => { throw explainListenError(err, settings); });
       try {
         checkServedFolder(path.resolve(settings.root), 'root folder');
@@ -259,6 +262,8 @@ export function registerServe(program: Command): void {
               .filter((k) => JSON.stringify(next[k]) !== JSON.stringify(settings[k]));
             // A certificate's paths can change only where TLS is on already: turning it on needs a restart.
             const live = (k: keyof ServeSettings) => RELOADED.includes(k) && (server.options.tls !== undefined || (k !== 'tlsCert' && k !== 'tlsKey'));
+            // A key moved into a served folder is refused here as at start (the roots cannot move while running).
+            if (live('tlsKey')) checkSecretsNotServed([['--tls-key', next.tlsKey]], [path.resolve(settings.root), ...(settings.anonymousRoot ? [path.resolve(settings.anonymousRoot)] : [])]);
             server.updateLimits(limitsFrom(next));
             for (const k of changed.filter(live)) (settings as unknown as Record<string, unknown>)[k] = next[k];
             logger.info({ changed: changed.filter(live).map(kebab) }, 'config file reloaded');

@@ -46,6 +46,8 @@ export interface ServerContext {
   storageFor(account: Account): Storage;
   emit<E extends keyof FtpServerEvents>(event: E, payload: FtpServerEvents[E]): void;
   sessionClosed(session: Session): void;
-  loginFailed(remoteAddress: string): void;
-  loginSucceeded(remoteAddress: string): void;
+  /** Record a failed login; true when the address is banned now. */
+  loginFailed(remoteAddress: string): boolean;
+  /** Banned addresses get no login at all, on sessions opened before the ban too. */
+  isBanned(remoteAddress: string): boolean;
 }

@@ -290,8 +290,9 @@ export class FtpServer extends EventEmitter {
       },
       loginFailed: (ip) => {
         if (this.ban.recordFailure(ip)) this.logger.warn({ remote: ip }, 'address banned after repeated failed logins');
+        return this.ban.isBanned(ip);
       },
-      loginSucceeded: (ip) => this.ban.recordSuccess(ip),
+      isBanned: (ip) => this.ban.isBanned(ip),
     };
   }
 

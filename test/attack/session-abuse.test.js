@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { selfSignedCertificate } from '../../dist/server/certificates.js';
@@ -202,5 +203,102 @@ test('ABOR still stops a transfer at once when other commands are queued behind 
     assert.equal((await c.read()).code, 257);
     d.destroy();
     c.close();
+  } finally { await srv.stop(); }
+});
+
+test('login ban: sessions opened before it get no more guesses, and a good login between guesses does not reset it', async () => {
+  // Parallel sessions opened first: the ban was checked only at connect, so each of them still
+  // had maxLoginAttempts guesses once the address was banned (50 sessions x 5 for a ban after 10).
+  const srv = await startServer({ anonymous: true, banAfterFailures: 4, maxLoginAttempts: 3 });
+  try {
+    const conns = [];
+    for (let i = 0; i < 5; i++) conns.push(await RawClient.connect(srv.port));
+    let guesses = 0;
+    for (const c of conns) {
+      for (let i = 0; i < 3 && !c.closed; i++) {
+        const u = await c.cmd(`USER ${USER}`).catch(() => undefined);
+        if (u?.code !== 331) break;
+        const r = await c.cmd('PASS guess').catch(() => undefined);
+        if (r?.code === 530) guesses++;
+        else break;
+      }
+      c.close();
+    }
+    assert.equal(guesses, 4, 'guesses once the address was banned');
+    // Not even the right password gets in from a session that was open before the ban.
+    assert.equal((await RawClient.connect(srv.port)).greeting.code, 421);
+  } finally { await srv.stop(); }
+
+  // An anonymous (or any successful) login between guesses used to clear the address's count.
+  const srv2 = await startServer({ anonymous: true, banAfterFailures: 4, maxLoginAttempts: 3 });
+  try {
+    let guesses = 0;
+    for (let round = 0; round < 6; round++) {
+      const c = await RawClient.connect(srv2.port);
+      if (c.greeting.code === 421) { c.close(); break; }
+      for (let i = 0; i < 2; i++) {
+        await c.cmd(`USER ${USER}`);
+        if ((await c.cmd('PASS guess')).code === 530) guesses++;
+      }
+      await c.cmd('USER anonymous').catch(() => undefined);
+      await c.cmd('PASS me@example.org').catch(() => undefined);
+      c.close();
+    }
+    assert.equal(guesses, 4, 'guesses with an anonymous login after every two');
+  } finally { await srv2.stop(); }
+});
+
+test('--require-tls with anonymous exempt: an account named like the anonymous login still needs TLS', async () => {
+  // The exemption went by the name given to USER, but an account of that name ("ftp" in a users
+  // file, or one a custom authenticator returns) is no anonymous login: it logged in in clear text.
+  const srv = await startServer({ tls: await selfSignedCertificate(), requireTls: { anonymousExempt: true }, anonymous: true,
+    users: [{ username: 'ftp', password: 'ftp-secret' }] });
+  try {
+    await fs.writeFile(path.join(srv.root, 'victim.txt'), 'keep me');
+    const c = await RawClient.connect(srv.port);
+    assert.equal((await c.cmd('USER ftp')).code, 331);
+    assert.equal((await c.cmd('PASS ftp-secret')).code, 530);
+    assert.equal((await c.cmd('DELE victim.txt')).code, 530);
+    assert.equal(await fs.readFile(path.join(srv.root, 'victim.txt'), 'utf8'), 'keep me');
+    // The real anonymous login is still exempt.
+    await c.login('anonymous', 'me@example.org');
+    assert.equal((await c.cmd('DELE victim.txt')).code, 550);
+    c.close();
+    // And over TLS the account logs in.
+    const t = await RawClient.connect(srv.port);
+    await t.startTls();
+    await t.login('ftp', 'ftp-secret');
+    t.close();
+  } finally { await srv.stop(); }
+});
+
+test('a flood of connections from another address to an armed passive port is refused without a log line each', async () => {
+  // Anyone who can reach the passive range could connect over and over: each refusal wrote a
+  // warning, so an unauthenticated client filled the operator's disk at a TCP handshake a line.
+  const { lines, logger } = recordingLogger();
+  const srv = await startServer({ logger });
+  try {
+    await fs.writeFile(path.join(srv.root, 'f.txt'), 'the data');
+    const c = await loggedIn(srv);
+    const r = await c.cmd('EPSV');
+    const dport = Number(/\|\|\|(\d+)\|/.exec(r.text)[1]);
+    const FLOOD = 40;
+    for (let i = 0; i < FLOOD; i++) {
+      const thief = net.connect({ host: '127.0.0.1', port: dport, localAddress: '127.0.0.2' });
+      thief.on('error', () => {});
+      thief.setTimeout(5000, () => thief.destroy());
+      await new Promise((res) => { thief.once('close', res); });
+    }
+    // The client's own connection still gets its file.
+    const d = net.connect({ host: '127.0.0.1', port: dport });
+    d.setTimeout(10_000, () => d.destroy());
+    const got = collect(d);
+    assert.equal((await c.cmd('RETR f.txt')).code, 150);
+    assert.equal((await got).toString(), 'the data');
+    assert.equal((await c.read()).code, 226);
+    c.close();
+    const warned = lines.filter((l) => /foreign address/.test(l));
+    assert.ok(warned.length >= 1, 'the refusal is logged');
+    assert.ok(warned.length <= 2, `${warned.length} log lines for ${FLOOD} refused connections`);
   } finally { await srv.stop(); }
 });

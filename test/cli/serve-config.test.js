@@ -150,3 +150,30 @@ test('--run-as: a root folder the user cannot read, or an unknown user, stops th
     await fs.rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a TLS key, users file or config file inside a served folder stops the start: clients could download or rewrite it', async () => {
+  // `wharf serve --tls-cert c.pem --tls-key k.pem` in the folder holding them served the private
+  // key to anonymous users; a users file there could be rewritten by any user who may upload.
+  const dir = await tempDir();
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'k.pem', '-out', 'c.pem', '-days', '2', '-subj', '/CN=localhost'],
+      { cwd: dir, stdio: ['ignore', 'pipe', 'ignore'] });
+    const hash = JSON.parse((await run(process.execPath, [BIN, 'passwd', 'carol'], { input: 'pw\n' })).text);
+    await fs.writeFile(path.join(dir, 'users.json'), JSON.stringify({ users: [hash] }));
+    await fs.mkdir(path.join(dir, 'pub'));
+    await fs.writeFile(path.join(dir, 'wharf.yaml'), 'user: ["ops:secret"]\n');
+    const cases = [
+      [['--tls-cert', 'c.pem', '--tls-key', 'k.pem'], /--tls-key k\.pem is inside the served folder/],
+      [['--root', '.', '--users', 'users.json'], /--users users\.json is inside the served folder/],
+      [['--root', 'pub', '--anonymous', '--anonymous-root', '.', '--users', 'users.json'], /--users users\.json is inside the served folder/],
+      [['--config', 'wharf.yaml', '--root', '.'], /--config wharf\.yaml is inside the served folder/],
+    ];
+    for (const [args, want] of cases) {
+      const r = await refused(['--port', '0', ...args], { cwd: dir });
+      assert.equal(r.status, 1, `${args.join(' ')}: ${r.stdout}`);
+      assert.match(r.stderr, want);
+    }
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});

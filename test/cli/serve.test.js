@@ -61,7 +61,9 @@ test('wharf passwd + --users file (YAML) + --config file with TLS and a passive 
   await fs.mkdir(path.join(dir, 'carol-home'));
   await fs.writeFile(path.join(dir, 'carol-home', 'mine.txt'), 'carol only');
   await fs.writeFile(path.join(dir, 'users.yaml'), `users:\n  - username: carol\n    password: "${entry.password}"\n    home: carol-home\n    permissions: [list, download]\n`);
-  await fs.writeFile(path.join(dir, 'wharf.yaml'), `root: ${dir}\nusers: ${path.join(dir, 'users.yaml')}\npasv-range: 42100-42110\ntls-self-signed: true\n`);
+  // The served folder holds neither the users file nor the config: clients could download them.
+  await fs.mkdir(path.join(dir, 'served'));
+  await fs.writeFile(path.join(dir, 'wharf.yaml'), `root: ${path.join(dir, 'served')}\nusers: ${path.join(dir, 'users.yaml')}\npasv-range: 42100-42110\ntls-self-signed: true\n`);
   const s = await serve(['--config', path.join(dir, 'wharf.yaml')], dir);
   try {
     assert.match(s.out(), /fingerprint [0-9A-F:]{95}/);
@@ -176,7 +178,8 @@ test('a changed users file takes effect without a restart; a broken edit keeps t
   const dave = await entry('dave', 'first');
   const usersFile = path.join(dir, 'users.json');
   await fs.writeFile(usersFile, JSON.stringify({ users: [dave] }));
-  const s = await serve(['--root', dir, '--users', usersFile], dir);
+  await fs.mkdir(path.join(dir, 'served'));
+  const s = await serve(['--root', path.join(dir, 'served'), '--users', usersFile], dir);
   const login = (user, pw) => run('curl', ['-sS', '--max-time', '20', '--user', `${user}:${pw}`, `ftp://127.0.0.1:${s.port}/`]);
   const waitFor = async (user, pw, want) => {
     for (let i = 0; i < 40; i++) {
@@ -256,7 +259,8 @@ test('SIGHUP reloads the certificate; a broken file keeps the running one and na
   await make('new');
   await fs.copyFile(path.join(dir, 'old.pem'), path.join(dir, 'live.pem'));
   await fs.copyFile(path.join(dir, 'old.key'), path.join(dir, 'live.key'));
-  const s = await serve(['--root', dir, '--tls-cert', 'live.pem', '--tls-key', 'live.key', '--log-format', 'json'], dir);
+  await fs.mkdir(path.join(dir, 'served'));
+  const s = await serve(['--root', path.join(dir, 'served'), '--tls-cert', 'live.pem', '--tls-key', 'live.key', '--log-format', 'json'], dir);
   const until = async (cond) => { for (let i = 0; i < 50 && !(await cond()); i++) await new Promise((r) => setTimeout(r, 100)); };
   try {
     const serial = async (name) => new (await import('node:crypto')).X509Certificate(await fs.readFile(path.join(dir, `${name}.pem`))).serialNumber;

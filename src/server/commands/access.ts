@@ -32,6 +32,9 @@ async function pass(s: Session, arg: string) {
   s.pendingUser = undefined;
   s.loginAttempts++;
   const { ctx } = s;
+  // The ban is checked at connect, but sessions opened before it would each keep their
+  // maxLoginAttempts guesses: 50 sessions opened at once made a ban after 10 failures 250.
+  if (ctx.isBanned(s.remoteAddress)) { bannedNow(s); return; }
   let account;
   try {
     account = await ctx.authenticator.authenticate({ username, password: arg, remoteAddress: s.remoteAddress, secure: s.secure });
@@ -46,15 +49,21 @@ async function pass(s: Session, arg: string) {
   if (!account) {
     ctx.logger.info({ session: s.id, remote: s.remoteAddress, user: username }, 'login failed');
     ctx.emit('loginFailed', { session: s.info(), username, remoteAddress: s.remoteAddress });
-    ctx.loginFailed(s.remoteAddress);
+    const banned = ctx.loginFailed(s.remoteAddress);
     // The delay slows guessing on this connection without blocking the event loop.
     await sleep(ctx.options.failedLoginDelayMs);
     s.reply(530, 'Login incorrect.');
+    if (banned) { bannedNow(s); return; }
     if (s.loginAttempts >= ctx.options.maxLoginAttempts) {
       s.reply(421, 'Too many failed logins, closing control connection.');
       s.end();
     }
     return;
+  }
+  // USER let the anonymous names through without TLS; the account decides: one of those names
+  // can be a real account (a user "ftp" in a users file), which must not log in in clear text.
+  if (ctx.options.requireTls.control && !s.secure && !account.anonymous) {
+    throw new FtpReplyError(530, 'TLS required: use AUTH TLS before logging in.');
   }
   let storage;
   try {
@@ -71,11 +80,17 @@ async function pass(s: Session, arg: string) {
     s.reply(530, 'Login incorrect.');
     return;
   }
+  // A login that succeeds does not clear the address's failures: with any account of its own, or
+  // the anonymous login, an attacker cleared them between guesses and was never banned.
   s.loggedIn(account, storage);
-  ctx.loginSucceeded(s.remoteAddress);
   ctx.logger.info({ session: s.id, remote: s.remoteAddress, user: account.username, secure: s.secure }, 'login');
   ctx.emit('login', { session: s.info(), username: account.username, anonymous: !!account.anonymous });
   s.reply(230, account.anonymous ? 'Anonymous access granted, restrictions apply.' : 'User logged in, proceed.');
+}
+
+function bannedNow(s: Session) {
+  s.reply(421, 'Too many failed logins from your address; try later.');
+  s.end();
 }
 
 /**

@@ -11,6 +11,13 @@ const PASV_RANGE_LINGER_MS = 2000;
 /** A full range is logged at most this often: the operator needs to hear it once, not per PASV. */
 const RANGE_FULL_LOG_MS = 10_000;
 let rangeFullLogged = 0;
+/**
+ * Connections refused at a passive port for coming from a foreign address, logged at most this
+ * often with their count: anyone who can reach the range can make them at a TCP handshake each.
+ */
+const FOREIGN_LOG_MS = 10_000;
+let foreignLogged = 0;
+let foreignRefused = 0;
 
 function refuseAfterEpsvAll(s: Session) {
   if (s.epsvAll) throw new FtpReplyError(503, 'Only EPSV is allowed after EPSV ALL.');
@@ -25,7 +32,13 @@ function openPassive(s: Session): Promise<PassiveListener> {
     idleMs: options.timeouts.dataConnect,
     // A configured range is usually small: between transfers a port is kept only briefly.
     lingerMs: options.pasvRange ? Math.min(PASV_RANGE_LINGER_MS, options.timeouts.dataConnect) : options.timeouts.dataConnect,
-    onRejected: (addr) => logger.warn({ session: s.id, from: addr, expected: s.remoteAddress }, 'passive connection from a foreign address refused'),
+    onRejected: (addr) => {
+      foreignRefused++;
+      if (Date.now() - foreignLogged < FOREIGN_LOG_MS) return;
+      foreignLogged = Date.now();
+      logger.warn({ session: s.id, from: addr, expected: s.remoteAddress, refused: foreignRefused }, 'passive connection from a foreign address refused');
+      foreignRefused = 0;
+    },
   }).catch((err: unknown) => {
     if (err instanceof DataChannelError && options.pasvRange && Date.now() - rangeFullLogged > RANGE_FULL_LOG_MS) {
       rangeFullLogged = Date.now();

@@ -41,10 +41,6 @@ export class LoginBan {
     return true;
   }
 
-  recordSuccess(ip: string): void {
-    this.failures.delete(ip);
-  }
-
   private evict(map: Map<string, unknown>) {
     while (map.size > this.maxTracked) map.delete(map.keys().next().value as string);
   }
