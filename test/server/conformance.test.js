@@ -3,6 +3,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import os from 'node:os';
 import { startServer, USER, PASSWORD } from '../helpers/server.js';
 import { RawClient, collect } from '../helpers/raw-client.js';
 
@@ -496,4 +497,43 @@ test('UTF-8 file names round-trip', async () => {
   assert.ok((await got).toString('utf8').split('\r\n').includes(name));
   assert.equal((await c.read()).code, 226);
   c.close();
+});
+
+test('SIZE in TYPE A reads each version of a file once, for every session of the storage', async () => {
+  const { LocalStorage } = await import('../../dist/index.js');
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'wharf-asize-'));
+  const local = new LocalStorage(root);
+  let reads = 0;
+  const counted = new Proxy(local, {
+    get(target, prop) {
+      const v = Reflect.get(target, prop, target);
+      if (prop === 'createReadStream') return (...a) => { reads++; return v.apply(target, a); };
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+  const srv = await startServer({ root, storage: () => counted });
+  try {
+    await fs.writeFile(path.join(root, 'lines.txt'), 'a\nb\nc\n');
+    const sizes = [];
+    for (let i = 0; i < 2; i++) {
+      const c = await RawClient.connect(srv.port);
+      await c.login(USER, PASSWORD);
+      await c.cmd('TYPE A');
+      for (let j = 0; j < 3; j++) sizes.push((await c.cmd('SIZE lines.txt')).text);
+      c.close();
+    }
+    assert.deepEqual(sizes, ['9', '9', '9', '9', '9', '9']);
+    assert.equal(reads, 1, 'six SIZEs, one read');
+    // A changed file is read again.
+    await fs.writeFile(path.join(root, 'lines.txt'), 'a\nb\nc\nd\n');
+    const c = await RawClient.connect(srv.port);
+    await c.login(USER, PASSWORD);
+    await c.cmd('TYPE A');
+    assert.equal((await c.cmd('SIZE lines.txt')).text, '12');
+    assert.equal(reads, 2);
+    c.close();
+  } finally {
+    await srv.stop();
+    await fs.rm(root, { recursive: true, force: true });
+  }
 });

@@ -5,6 +5,8 @@ import { virtualParent } from '../../protocol/path.js';
 import { FtpReplyError } from '../errors.js';
 import { ASCII_SCAN_LIMIT } from './transfer.js';
 import type { Session } from '../session.js';
+import type { Storage } from '../storage/storage.js';
+import type { FileInfo } from '../../protocol/listing.js';
 import type { CommandSpec } from './table.js';
 
 
@@ -18,6 +20,29 @@ async function statFile(s: Session, arg: string) {
   const info = await s.fs.stat(p);
   if (info.type !== 'file') throw new FtpReplyError(550, 'Not a regular file.');
   return { p, info };
+}
+
+/**
+ * TYPE A sizes already computed, per storage, by path, size and modification time. An 11-byte
+ * SIZE costs a read of up to 16 MiB (about 40 ms of the main thread here); without this a few
+ * read-only sessions repeating it could keep the server busy. Now each version of a file is read
+ * once, as a download of it would be.
+ */
+const asciiSizes = new WeakMap<Storage, Map<string, number>>();
+const ASCII_SIZES_KEPT = 1024;
+
+async function cachedAsciiSize(s: Session, p: string, info: FileInfo): Promise<number> {
+  // Without a modification time a changed file of the same size could not be told apart.
+  if (!info.modified) return asciiSize(s, p);
+  let known = asciiSizes.get(s.fs);
+  if (!known) asciiSizes.set(s.fs, (known = new Map()));
+  const key = `${info.size}:${info.modified.getTime()}:${p}`;
+  const hit = known.get(key);
+  if (hit !== undefined) return hit;
+  const size = await asciiSize(s, p);
+  if (known.size >= ASCII_SIZES_KEPT) known.delete(known.keys().next().value!);
+  known.set(key, size);
+  return size;
 }
 
 async function asciiSize(s: Session, p: string): Promise<number> {
@@ -101,7 +126,7 @@ export const fileCommands: CommandSpec[] = [
       // RFC 3659 4: in ASCII mode SIZE must be the size as transferred, so compute it or refuse.
       s.require('download', p); // this reads the file
       if (info.size > ASCII_SCAN_LIMIT) throw new FtpReplyError(550, 'SIZE not available in ASCII mode for large files; use TYPE I.');
-      s.reply(213, String(await asciiSize(s, p)));
+      s.reply(213, String(await cachedAsciiSize(s, p, info)));
     },
   },
   {
