@@ -22,6 +22,8 @@ interface ShellContext {
   client: FtpClient;
   out: (line: string) => void;
   quiet: boolean;
+  /** --limit-rate, bytes per second, for get and put. */
+  maxRate?: number;
   signal: AbortSignal;
   invalidate: () => void;
   history: () => string[];
@@ -90,7 +92,7 @@ const COMMANDS: Record<string, ShellCommand> = {
       const remote = args[0]!;
       let local = args[1] ?? path.posix.basename(remote);
       if (fs.statSync(local, { throwIfNoEntry: false })?.isDirectory()) local = path.join(local, path.posix.basename(remote));
-      await transferWithBar(ctx, remote, (onProgress) => ctx.client.download(remote, local, { signal: ctx.signal, onProgress }));
+      await transferWithBar(ctx, remote, (onProgress) => ctx.client.download(remote, local, { signal: ctx.signal, onProgress, maxRate: ctx.maxRate }));
     },
   },
   put: {
@@ -100,7 +102,7 @@ const COMMANDS: Record<string, ShellCommand> = {
       const local = args[0]!;
       const remote = args[1] ?? path.basename(local);
       await fsp.access(local, fs.constants.R_OK);
-      await transferWithBar(ctx, remote, (onProgress) => ctx.client.upload(local, remote, { signal: ctx.signal, onProgress }));
+      await transferWithBar(ctx, remote, (onProgress) => ctx.client.upload(local, remote, { signal: ctx.signal, onProgress, maxRate: ctx.maxRate }));
       ctx.invalidate();
     },
   },
@@ -217,7 +219,7 @@ function historyFile(): string {
  * ~/.wharf_history), Tab completion, Ctrl-C cancels the running transfer. Returns the exit code:
  * scripts piping commands in get 4 if any command failed.
  */
-export async function runShell(client: FtpClient, options: { quiet: boolean; secrets?: readonly (string | undefined)[] }): Promise<number> {
+export async function runShell(client: FtpClient, options: { quiet: boolean; maxRate?: number; secrets?: readonly (string | undefined)[] }): Promise<number> {
   const terminal = process.stdin.isTTY === true && process.stdout.isTTY === true;
   const names = new RemoteNames(client);
   let saved: string[] = [];
@@ -265,7 +267,7 @@ export async function runShell(client: FtpClient, options: { quiet: boolean; sec
       current = new AbortController();
       const args = words[0]!.toLowerCase() === 'cdup' ? ['..'] : words.slice(1);
       try {
-        await cmd.run({ client, out, quiet: options.quiet || !terminal, signal: current.signal, invalidate: () => names.clear(), history: () => typed }, args);
+        await cmd.run({ client, out, quiet: options.quiet || !terminal, maxRate: options.maxRate, signal: current.signal, invalidate: () => names.clear(), history: () => typed }, args);
       } catch (err) {
         const { message, code } = current.signal.aborted ? { message: 'cancelled', code: EXIT.cancelled } : classify(err);
         process.stderr.write(`${name}: ${printableLines(redactSecrets(message, options.secrets))}\n`);

@@ -16,13 +16,17 @@ import { printable, printableLines } from './terminal-text.js';
 /** Servers count a restart offset in ASCII mode differently (see asciiRestartError in the client). */
 const ASCII_RESUME = '--continue cannot be combined with --ascii: servers count an ASCII restart offset differently';
 
+/** For the commands that move files. */
+function addRateFlag(cmd: Command): Command {
+  return cmd.option('--limit-rate <rate>', 'bandwidth, bytes per second or like 512K, 2M (segments and mirror connections share it)');
+}
+
 function addClientFlags(cmd: Command): Command {
   return cmd
     .option('--insecure', 'do not verify the server certificate (ftpes:// and ftps://)')
     .option('--ca <file>', 'trust this CA certificate (PEM) as well')
     .option('--active', 'active mode: the server connects back (PORT/EPRT)')
     .option('--timeout <seconds>', 'connect, reply and idle data timeout')
-    .option('--limit-rate <rate>', 'bandwidth of the transfer (all segments or connections together), bytes per second or like 512K, 2M')
     .option('-q, --quiet', 'no progress or summary')
     .option('-v, --verbose', 'print the FTP conversation to stderr (passwords hidden)');
 }
@@ -255,21 +259,21 @@ export function registerTransferCommands(program: Command): void {
     .option('-l, --long', 'type, size, time and name').option('--json', 'entries as JSON'))
     .action((url, opts) => ls(url, opts));
 
-  addClientFlags(program.command('get').description('download a file').argument('<url>').argument('[local]', 'file or folder to write; - for stdout')
+  addRateFlag(addClientFlags(program.command('get').description('download a file').argument('<url>').argument('[local]', 'file or folder to write; - for stdout')
     .option('-c, --continue', 'resume a partial local file').option('--segments <n>', 'fetch in N parallel segments (REST)')
-    .option('--ascii', 'TYPE A: convert line ends'))
+    .option('--ascii', 'TYPE A: convert line ends')))
     .action((url, local, opts) => get(url, local, opts));
 
-  addClientFlags(program.command('put').description('upload a file').argument('<local>', 'file to send; - for stdin').argument('<url>', 'a URL ending in / keeps the local name')
+  addRateFlag(addClientFlags(program.command('put').description('upload a file').argument('<local>', 'file to send; - for stdin').argument('<url>', 'a URL ending in / keeps the local name')
     .option('-c, --continue', 'resume a partial remote file').option('-p, --mkdir', 'create missing remote folders')
-    .option('--ascii', 'TYPE A: convert line ends'))
+    .option('--ascii', 'TYPE A: convert line ends')))
     .action((local, url, opts) => put(local, url, opts));
 
-  addClientFlags(program.command('mirror').description('copy a folder tree down (URL DIR), or up with --reverse (DIR URL)')
+  addRateFlag(addClientFlags(program.command('mirror').description('copy a folder tree down (URL DIR), or up with --reverse (DIR URL)')
     .argument('<from>').argument('<to>')
     .option('-R, --reverse', 'upload: mirror --reverse DIR URL')
     .option('--delete', 'delete files that no longer exist on the source side')
-    .addOption(new Option('-P, --parallel <n>', 'connections at once').default('4')))
+    .addOption(new Option('-P, --parallel <n>', 'connections at once').default('4'))))
     .action((from, to, opts) => mirror(from, to, opts));
 
   addClientFlags(program.command('rm').description('delete a remote file (or folder with -r)').argument('<url>')
@@ -280,11 +284,11 @@ export function registerTransferCommands(program: Command): void {
     .option('-p, --parents', 'create missing parents; no error if it exists'))
     .action((url, opts) => mkdir(url, opts));
 
-  addClientFlags(program.command('shell').description('interactive session: ls, cd, get, put, ... (help inside)').argument('<url>'))
+  addRateFlag(addClientFlags(program.command('shell').description('interactive session: ls, cd, get, put, ... (help inside)').argument('<url>')))
     .action(async (url, opts) => {
       await withClient(url, opts, async (client, remote, _signal, _more, secrets) => {
         if (remote) await client.cd(remote);
-        process.exitCode = await runShell(client, { quiet: !!opts.quiet, secrets });
+        process.exitCode = await runShell(client, { quiet: !!opts.quiet, maxRate: rateOf(opts), secrets });
       });
     });
 }
