@@ -258,3 +258,38 @@ test('updateLimits on a running server: checked whole before anything changes, t
     await srv.stop();
   }
 });
+
+test('upload size limit on the stream path: TYPE A counts the file as stored (LF), and a refused append does not grow the file past the limit', async () => {
+  const srv = await startServer({
+    maxUploadSize: 100 * K,
+    users: [{ username: USER, password: PASSWORD }, { username: 'paced', password: 'x', maxRate: { upload: 1024 * K } }],
+  });
+  try {
+    for (const [user, pass, type] of [[USER, PASSWORD, 'A'], ['paced', 'x', 'A'], ['paced', 'x', 'I']]) {
+      const c = await RawClient.connect(srv.port);
+      await c.login(user, pass);
+      await c.cmd(`TYPE ${type}`);
+      const name = `${user}-${type}`;
+      if (type === 'A') {
+        // 100 KiB as stored, 125 KiB on the wire with CRLF: it fits.
+        const d = await c.passive('EPSV');
+        assert.equal((await c.cmd(`STOR ${name}.txt`)).code, 150);
+        d.end(Buffer.from('abc\r\n'.repeat(25 * K)));
+        assert.equal((await c.read()).code, 226, `${name}: a file at the limit as stored`);
+        assert.ok(Buffer.from('abc\n'.repeat(25 * K)).equals(await fs.readFile(path.join(srv.root, `${name}.txt`))));
+      }
+      await fs.writeFile(path.join(srv.root, `${name}.log`), Buffer.alloc(95 * K, 0x61));
+      const d = await c.passive('EPSV');
+      assert.equal((await c.cmd(`APPE ${name}.log`)).code, 150);
+      d.end(Buffer.alloc(60 * K, 0x62));
+      assert.equal((await c.read()).code, 552, name);
+      const kept = await fs.readFile(path.join(srv.root, `${name}.log`));
+      assert.ok(kept.length >= 95 * K && kept.length <= 100 * K, `${name}: the appended-to file is ${kept.length} bytes, the limit ${100 * K}`);
+      assert.ok(kept.subarray(0, 95 * K).every((b) => b === 0x61));
+      assert.equal((await c.cmd('NOOP')).code, 200);
+      c.close();
+    }
+  } finally {
+    await srv.stop();
+  }
+});
