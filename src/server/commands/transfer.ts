@@ -146,17 +146,16 @@ function tooLarge(max: number): FtpReplyError {
 }
 
 /**
- * An upload's byte counter that stops the transfer with 552 once the file, `base` bytes before it
- * (a restart offset, or the file appended to), would pass `max`, and says so. Undefined without a limit.
+ * An upload's byte counter for pumpToFile: once the file, `base` bytes before it (a restart
+ * offset, or the file appended to), would pass `max`, it says so and returns the 552 that ends
+ * the transfer before that read is written. Undefined without a limit.
  */
-function sizeGuard(max: number, base: number, tripped: () => void): ((data: Duplex) => (n: number) => void) | undefined {
+function sizeGuard(max: number, base: number, tripped: () => void): ((n: number) => Error | void) | undefined {
   if (!max) return undefined;
-  return (data) => {
-    let size = base;
-    return (n) => {
-      size += n;
-      if (size > max && !data.destroyed) { tripped(); data.destroy(tooLarge(max)); }
-    };
+  let size = base;
+  return (n) => {
+    size += n;
+    if (size > max) { tripped(); return tooLarge(max); }
   };
 }
 
@@ -194,7 +193,7 @@ async function receive(s: Session, p: string, options: WriteOptions, mode: 'stor
     if (s.type === 'I' && s.fs.openWriter && !s.maxRate('upload')) {
       const w = await s.fs.openWriter(target, writeOptions);
       writer = w;
-      move = (data, signal) => pumpToFile(data, w, w.start, signal, guard?.(data));
+      move = (data, signal) => pumpToFile(data, w, w.start, signal, guard);
     } else {
       const out = await s.fs.createWriteStream(target, writeOptions);
       sink = out;
