@@ -123,10 +123,13 @@ export async function buildServer(settings: ServeSettings, logger: Logger, confi
     umask,
     ...limitsFrom(settings),
   };
+  /** Folders served besides the root and the anonymous root: the homes a users file gives. */
+  const homes: string[] = [];
   if (settings.users) {
     const { UsersFileAuthenticator } = await import('../server/auth/users-file.js');
     const auth = new UsersFileAuthenticator(settings.users, anonymous, logger);
     await auth.load();
+    homes.push(...auth.homes());
     auth.watch();
     // Command-line users still work beside the file, checked first.
     const { StaticAuthenticator } = await import('../server/auth/authenticator.js');
@@ -144,7 +147,7 @@ export async function buildServer(settings: ServeSettings, logger: Logger, confi
   }
   // After the files are read, so a missing or broken one is reported as such first.
   checkSecretsNotServed([['--tls-key', settings.tlsKey], ['--users', settings.users], ['--config', configFile]],
-    [root, ...(anonymous?.root ? [anonymous.root] : [])]);
+    [root, ...(anonymous?.root ? [anonymous.root] : []), ...homes]);
   const { FtpServer } = await serverModule();
   let server: FtpServer;
   try {
