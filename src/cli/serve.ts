@@ -74,7 +74,7 @@ function limitsFrom(settings: ServeSettings): ReloadableOptions {
   };
 }
 
-export async function buildServer(settings: ServeSettings, logger: Logger, configFile?: string): Promise<{ server: FtpServer; notes: string[] }> {
+export async function buildServer(settings: ServeSettings, logger: Logger, configFile?: string): Promise<{ server: FtpServer; notes: string[]; served: () => string[] }> {
   const root = path.resolve(settings.root);
   if (!fs.statSync(root, { throwIfNoEntry: false })?.isDirectory()) throw new Error(`root folder not found: ${root}`);
   if (settings.anonymousRoot && !fs.statSync(settings.anonymousRoot, { throwIfNoEntry: false })?.isDirectory()) {
@@ -123,10 +123,13 @@ export async function buildServer(settings: ServeSettings, logger: Logger, confi
     umask,
     ...limitsFrom(settings),
   };
+  /** Folders served besides the root and the anonymous root: the homes a users file gives (as it is now). */
+  let homes = (): string[] => [];
   if (settings.users) {
     const { UsersFileAuthenticator } = await import('../server/auth/users-file.js');
     const auth = new UsersFileAuthenticator(settings.users, anonymous, logger);
     await auth.load();
+    homes = () => auth.homes();
     auth.watch();
     // Command-line users still work beside the file, checked first.
     const { StaticAuthenticator } = await import('../server/auth/authenticator.js');
@@ -142,9 +145,10 @@ export async function buildServer(settings: ServeSettings, logger: Logger, confi
     options.tls = cert;
     notes.push(`self-signed certificate, SHA-256 fingerprint ${cert.fingerprint256}`);
   }
+  const served = () => [root, ...(anonymous?.root ? [anonymous.root] : []), ...homes()];
   // After the files are read, so a missing or broken one is reported as such first.
   checkSecretsNotServed([['--tls-key', settings.tlsKey], ['--users', settings.users], ['--config', configFile]],
-    [root, ...(anonymous?.root ? [anonymous.root] : [])]);
+    served());
   const { FtpServer } = await serverModule();
   let server: FtpServer;
   try {
@@ -154,7 +158,7 @@ export async function buildServer(settings: ServeSettings, logger: Logger, confi
   }
   // The process is the server: its umask is the one every upload and MKD is created under.
   if (umask !== undefined) process.umask(umask);
-  return { server, notes };
+  return { server, notes, served };
 }
 
 /** A server option's error said in the operator's terms: the flag, not the library option. */
@@ -217,7 +221,7 @@ export function registerServe(program: Command): void {
       const settings: ServeSettings = { ...DEFAULTS, ...fromFile, ...fromFlags };
       const format = settings.logFormat ?? (process.stderr.isTTY ? 'pretty' : 'json');
       const logger = format === 'pretty' ? prettyLogger(settings.logLevel) : jsonLogger(process.stderr, settings.logLevel);
-      const { server, notes } = await buildServer(settings, logger, flags.config ? String(flags.config) : undefined);
+      const { server, notes, served } = await buildServer(settings, logger, flags.config ? String(flags.config) : undefined);
       const addr = await server.listen().catch((err: unknown) => { throw explainListenError(err, settings); });
       try {
         checkServedFolder(path.resolve(settings.root), 'root folder');
@@ -263,7 +267,7 @@ export function registerServe(program: Command): void {
             // A certificate's paths can change only where TLS is on already: turning it on needs a restart.
             const live = (k: keyof ServeSettings) => RELOADED.includes(k) && (server.options.tls !== undefined || (k !== 'tlsCert' && k !== 'tlsKey'));
             // A key moved into a served folder is refused here as at start (the roots cannot move while running).
-            if (live('tlsKey')) checkSecretsNotServed([['--tls-key', next.tlsKey]], [path.resolve(settings.root), ...(settings.anonymousRoot ? [path.resolve(settings.anonymousRoot)] : [])]);
+            if (live('tlsKey')) checkSecretsNotServed([['--tls-key', next.tlsKey]], served());
             server.updateLimits(limitsFrom(next));
             for (const k of changed.filter(live)) (settings as unknown as Record<string, unknown>)[k] = next[k];
             logger.info({ changed: changed.filter(live).map(kebab) }, 'config file reloaded');

@@ -184,10 +184,11 @@ function watchEnding(socket: Duplex, signal: AbortSignal, hooks: { atEnd?: () =>
  * or 16 KiB under TLS) gathered into one writev per batch while the socket keeps being read,
  * pausing only when 16 MiB wait for the disk. Resolves with the bytes received once all are
  * written (`onBytes` hears of each read: progress); a connection that closes without a clean
- * end is an error (the peer went away mid-transfer).
+ * end is an error (the peer went away mid-transfer). An error `onBytes` returns (a size limit
+ * passed) ends the transfer with it at once: that read and any not yet written stay out of the file.
  */
 export function pumpToFile(socket: Duplex, writer: FileWriter, start: number, signal: AbortSignal,
-  onBytes?: (n: number) => void): Promise<number> {
+  onBytes?: (n: number) => Error | void): Promise<number> {
   const blocks = pumpBlocksToFile(socket, writer, start, signal, onBytes);
   if (blocks) return blocks;
   return new Promise((resolve, reject) => {
@@ -216,7 +217,8 @@ export function pumpToFile(socket: Duplex, writer: FileWriter, start: number, si
     };
     const onData = (c: Buffer) => {
       received += c.length;
-      onBytes?.(c.length);
+      const stop = onBytes?.(c.length);
+      if (stop) { ending.settle(stop); return; }
       pending.push(c);
       pendingBytes += c.length;
       if (pendingBytes >= HIGH_WATER && !paused) { paused = true; socket.pause(); }
@@ -240,7 +242,7 @@ export function pumpToFile(socket: Duplex, writer: FileWriter, start: number, si
  * the socket cannot be steered (TLS, or a socket from elsewhere): the caller uses 'data' events.
  */
 function pumpBlocksToFile(socket: Duplex, writer: FileWriter, start: number, signal: AbortSignal,
-  onBytes?: (n: number) => void): Promise<number> | undefined {
+  onBytes?: (n: number) => Error | void): Promise<number> | undefined {
   let received = 0;
   let position = start;
   // Always free memory: the socket's next read goes to its unfilled part.
@@ -284,7 +286,13 @@ function pumpBlocksToFile(socket: Duplex, writer: FileWriter, start: number, sig
     fill = 0;
     current = take();
   };
-  const count = (n: number) => { received += n; onBytes?.(n); };
+  /** Count a read; false when onBytes stopped the transfer (settled: nothing more is queued or written). */
+  const count = (n: number) => {
+    received += n;
+    const stop = onBytes?.(n);
+    if (stop) ending.settle(stop);
+    return !stop;
+  };
   /** After a read that queued something: write it, and pause while two blocks wait for the disk. */
   const queued = () => {
     pump();
@@ -296,7 +304,7 @@ function pumpBlocksToFile(socket: Duplex, writer: FileWriter, start: number, sig
   const sink: ReadSink = {
     next: () => current.subarray(fill),
     data: (n) => {
-      count(n);
+      if (!count(n)) return false;
       fill += n;
       reads++;
       if (fill < current.length) return true;
@@ -304,7 +312,7 @@ function pumpBlocksToFile(socket: Duplex, writer: FileWriter, start: number, sig
       return queued();
     },
     copied: (chunk) => {
-      count(chunk.length);
+      if (!count(chunk.length)) return false;
       queue.push({ chunk });
       return queued();
     },

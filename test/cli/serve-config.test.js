@@ -162,11 +162,17 @@ test('a TLS key, users file or config file inside a served folder stops the star
     await fs.writeFile(path.join(dir, 'users.json'), JSON.stringify({ users: [hash] }));
     await fs.mkdir(path.join(dir, 'pub'));
     await fs.writeFile(path.join(dir, 'wharf.yaml'), 'user: ["ops:secret"]\n');
+    await fs.mkdir(path.join(dir, 'carol'));
+    await fs.writeFile(path.join(dir, 'carol', 'users.json'), JSON.stringify({ users: [{ ...hash, home: '.' }] }));
+    await fs.writeFile(path.join(dir, 'homes.json'), JSON.stringify({ users: [{ ...hash, home: '.' }] }));
     const cases = [
       [['--tls-cert', 'c.pem', '--tls-key', 'k.pem'], /--tls-key k\.pem is inside the served folder/],
       [['--root', '.', '--users', 'users.json'], /--users users\.json is inside the served folder/],
       [['--root', 'pub', '--anonymous', '--anonymous-root', '.', '--users', 'users.json'], /--users users\.json is inside the served folder/],
       [['--config', 'wharf.yaml', '--root', '.'], /--config wharf\.yaml is inside the served folder/],
+      // A home the users file gives is served too: there carol could rewrite the file, or fetch the key.
+      [['--root', 'pub', '--users', 'carol/users.json'], /--users carol\/users\.json is inside the served folder .*carol/],
+      [['--root', 'pub', '--users', 'homes.json', '--tls-cert', 'c.pem', '--tls-key', 'k.pem'], /--tls-key k\.pem is inside the served folder/],
     ];
     for (const [args, want] of cases) {
       const r = await refused(['--port', '0', ...args], { cwd: dir });

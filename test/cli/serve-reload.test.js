@@ -58,3 +58,31 @@ test('SIGHUP reloads the config file: deny and allow lists, rates at once; other
     await fs.rm(dir, { recursive: true, force: true });
   }
 });
+
+test('SIGHUP: a certificate key moved into a home the users file gives is refused, as at start', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'wharf-reload-'));
+  const config = path.join(dir, 'wharf.yaml');
+  try {
+    await fs.mkdir(path.join(dir, 'root'));
+    await fs.mkdir(path.join(dir, 'carol'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'k.pem', '-out', 'c.pem', '-days', '2', '-subj', '/CN=localhost'],
+      { cwd: dir, stdio: ['ignore', 'pipe', 'ignore'] });
+    await fs.copyFile(path.join(dir, 'k.pem'), path.join(dir, 'carol', 'k.pem'));
+    const hash = 'scrypt$16384$8$1$c2FsdA==$' + Buffer.alloc(32, 1).toString('base64');
+    await fs.writeFile(path.join(dir, 'users.json'), JSON.stringify({ users: [{ username: 'carol', password: hash, home: 'carol' }] }));
+    await fs.writeFile(config, 'root: root\nusers: users.json\ntls-cert: c.pem\ntls-key: k.pem\n');
+    const s = await serve(['--config', config, '--log-format', 'json'], dir);
+    try {
+      await fs.writeFile(config, 'root: root\nusers: users.json\ntls-cert: c.pem\ntls-key: carol/k.pem\n');
+      s.proc.kill('SIGHUP');
+      await logged(s, /config file not reloaded|config file reloaded/);
+      assert.match(s.err(), /"err":"--tls-key [^"]*carol[^"]* is inside the served folder [^"]*","msg":"config file not reloaded/);
+    } finally {
+      s.proc.kill('SIGINT');
+      assert.equal(await exited(s.proc), 0);
+    }
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});

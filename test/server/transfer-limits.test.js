@@ -11,6 +11,10 @@ import { run } from '../helpers/run.js';
 import { serve, exited, BIN } from '../helpers/serve-cli.js';
 import { parseRate } from '../../dist/transfer-limits.js';
 import { parseUsersFile } from '../../dist/server/auth/users-file.js';
+import { selfSignedCertificate } from '../../dist/server/certificates.js';
+import net from 'node:net';
+import tls from 'node:tls';
+import { parsePasvReply } from '../../dist/protocol/address.js';
 
 const K = 1024;
 const curl = (args) => run('curl', ['-sS', '--max-time', '60', ...args]);
@@ -254,6 +258,86 @@ test('updateLimits on a running server: checked whole before anything changes, t
     srv.server.updateLimits({ maxUploadSize: undefined });
     assert.equal(await send('c.bin', 20 * K), 226);
     c.close();
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('upload size limit on the stream path: TYPE A counts the file as stored (LF), and a refused append does not grow the file past the limit', async () => {
+  const srv = await startServer({
+    maxUploadSize: 100 * K,
+    users: [{ username: USER, password: PASSWORD }, { username: 'paced', password: 'x', maxRate: { upload: 1024 * K } }],
+  });
+  try {
+    for (const [user, pass, type] of [[USER, PASSWORD, 'A'], ['paced', 'x', 'A'], ['paced', 'x', 'I']]) {
+      const c = await RawClient.connect(srv.port);
+      await c.login(user, pass);
+      await c.cmd(`TYPE ${type}`);
+      const name = `${user}-${type}`;
+      if (type === 'A') {
+        // 100 KiB as stored, 125 KiB on the wire with CRLF: it fits.
+        const d = await c.passive('EPSV');
+        assert.equal((await c.cmd(`STOR ${name}.txt`)).code, 150);
+        d.end(Buffer.from('abc\r\n'.repeat(25 * K)));
+        assert.equal((await c.read()).code, 226, `${name}: a file at the limit as stored`);
+        assert.ok(Buffer.from('abc\n'.repeat(25 * K)).equals(await fs.readFile(path.join(srv.root, `${name}.txt`))));
+      }
+      await fs.writeFile(path.join(srv.root, `${name}.log`), Buffer.alloc(95 * K, 0x61));
+      const d = await c.passive('EPSV');
+      assert.equal((await c.cmd(`APPE ${name}.log`)).code, 150);
+      d.end(Buffer.alloc(60 * K, 0x62));
+      assert.equal((await c.read()).code, 552, name);
+      const kept = await fs.readFile(path.join(srv.root, `${name}.log`));
+      assert.ok(kept.length >= 95 * K && kept.length <= 100 * K, `${name}: the appended-to file is ${kept.length} bytes, the limit ${100 * K}`);
+      assert.ok(kept.subarray(0, 95 * K).every((b) => b === 0x61));
+      assert.equal((await c.cmd('NOOP')).code, 200);
+      c.close();
+    }
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('upload size limit on the binary paths: a refused append leaves the file as it was (plain block path and FTPS), not grown by the read that passed the limit', async () => {
+  const cert = await selfSignedCertificate();
+  // Limits where a read that passes them also fills a block (256 KiB) or a 1 MiB batch (TLS).
+  const srv = await startServer({
+    tls: cert,
+    users: [{ username: 'blk', password: 'x', maxUploadSize: 100 * K }, { username: 'blk2', password: 'x', maxUploadSize: 256 * K - 1 },
+      { username: 'sec', password: 'x', maxUploadSize: K * K - 1 }],
+  });
+  try {
+    for (const [user, base, secure] of [['blk', 95 * K, false], ['blk2', 0, false], ['sec', 0, true], ['sec', 95 * K, true]]) {
+      const c = await RawClient.connect(srv.port);
+      const control = secure ? await c.startTls() : undefined;
+      await c.login(user, 'x');
+      await c.cmd('TYPE I');
+      if (secure) for (const cmd of ['PBSZ 0', 'PROT P']) assert.equal((await c.cmd(cmd)).code, 200);
+      const name = `${user}-${base}.log`;
+      await fs.writeFile(path.join(srv.root, name), Buffer.alloc(base, 0x61));
+      const { port } = parsePasvReply((await c.cmd('PASV')).text);
+      const raw = net.connect({ host: '127.0.0.1', port });
+      raw.setTimeout(30_000, () => raw.destroy());
+      raw.on('error', () => {});
+      await new Promise((r) => raw.once('connect', r));
+      assert.equal((await c.cmd(`APPE ${name}`)).code, 150);
+      let data = raw;
+      if (secure) {
+        data = tls.connect({ socket: raw, rejectUnauthorized: false, session: control.getSession() });
+        await new Promise((r) => data.once('secureConnect', r));
+      }
+      data.on('error', () => {});
+      for (let i = 0; i < 128; i++) data.write(Buffer.alloc(16 * K, 0x62));
+      data.end();
+      assert.equal((await c.read(30_000)).code, 552, `${user} from ${base}`);
+      const kept = await fs.readFile(path.join(srv.root, name));
+      const max = { blk: 100 * K, blk2: 256 * K - 1, sec: K * K - 1 }[user];
+      assert.ok(kept.length >= base && kept.length <= max, `${user} from ${base}: the appended-to file is ${kept.length} bytes, the limit ${max}`);
+      assert.ok(kept.subarray(0, base).every((b) => b === 0x61) && kept.subarray(base).every((b) => b === 0x62));
+      raw.destroy();
+      assert.equal((await c.cmd('NOOP')).code, 200);
+      c.close();
+    }
   } finally {
     await srv.stop();
   }

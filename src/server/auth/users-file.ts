@@ -78,6 +78,7 @@ export function parseUsersFile(text: string, file: string, baseDir: string): Sta
 export class UsersFileAuthenticator implements Authenticator {
   private inner: StaticAuthenticator | undefined;
   private watcher: fs.StatWatcher | undefined;
+  private loadedHomes: string[] = [];
 
   constructor(private readonly file: string, private readonly anonymous: AnonymousOptions | undefined,
     private readonly logger: Logger) {}
@@ -86,6 +87,7 @@ export class UsersFileAuthenticator implements Authenticator {
     const text = await fsp.readFile(this.file, 'utf8');
     const users = parseUsersFile(text, this.file, path.dirname(path.resolve(this.file)));
     this.inner = new StaticAuthenticator(users, this.anonymous, (pw) => verifyPassword(pw, DUMMY_HASH));
+    this.loadedHomes = users.flatMap((u) => (u.root === undefined ? [] : [u.root]));
     this.logger.info({ file: this.file, users: users.length }, 'users file loaded');
     // Said now rather than at each refused login: a typo in a home is found when the file is saved.
     for (const u of users) {
@@ -93,6 +95,11 @@ export class UsersFileAuthenticator implements Authenticator {
         this.logger.warn({ file: this.file, user: u.username, home: u.root }, 'home folder not found: this user cannot log in until it exists');
       }
     }
+  }
+
+  /** The home folders the file gives its users (absolute): folders served beside the root. */
+  homes(): string[] {
+    return [...this.loadedHomes];
   }
 
   /** Poll for changes: works on every filesystem and survives editors that replace the file. */

@@ -1,7 +1,7 @@
 // Transfer commands: RETR, STOR, APPE, STOU, REST, ABOR, and the parameters TYPE, MODE, STRU, ALLO.
 import crypto from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
-import type { Duplex, Readable, Writable, Transform } from 'node:stream';
+import { Transform as StreamTransform, type Duplex, type Readable, type Writable, type Transform } from 'node:stream';
 import { AsciiOffsetFinder, LfToCrlf, CrlfToLf } from '../../protocol/ascii.js';
 import { virtualBasename, virtualParent } from '../../protocol/path.js';
 import { FtpReplyError } from '../errors.js';
@@ -146,18 +146,34 @@ function tooLarge(max: number): FtpReplyError {
 }
 
 /**
- * An upload's byte counter that stops the transfer with 552 once the file, `base` bytes before it
- * (a restart offset, or the file appended to), would pass `max`, and says so. Undefined without a limit.
+ * An upload's byte counter for pumpToFile: once the file, `base` bytes before it (a restart
+ * offset, or the file appended to), would pass `max`, it says so and returns the 552 that ends
+ * the transfer before that read is written. Undefined without a limit.
  */
-function sizeGuard(max: number, base: number, tripped: () => void): ((data: Duplex) => (n: number) => void) | undefined {
+function sizeGuard(max: number, base: number, tripped: () => void): ((n: number) => Error | void) | undefined {
   if (!max) return undefined;
-  return (data) => {
-    let size = base;
-    return (n) => {
-      size += n;
-      if (size > max && !data.destroyed) { tripped(); data.destroy(tooLarge(max)); }
-    };
+  let size = base;
+  return (n) => {
+    size += n;
+    if (size > max) { tripped(); return tooLarge(max); }
   };
+}
+
+/**
+ * The same limit as the last step before the file on the stream path: it counts the bytes as
+ * stored (in TYPE A after CRLF became LF, so a file that fits is not refused for its CRs), and a
+ * chunk that would pass the limit fails the pipeline instead of reaching the file (an append
+ * keeps the file as it was, not grown past the limit).
+ */
+function sizeCap(max: number, base: number, tripped: () => void): Transform | undefined {
+  if (!max) return undefined;
+  let size = base;
+  return new StreamTransform({
+    transform(chunk: Buffer, _encoding, done) {
+      size += chunk.length;
+      if (size > max) { tripped(); done(tooLarge(max)); } else done(null, chunk);
+    },
+  });
 }
 
 async function receive(s: Session, p: string, options: WriteOptions, mode: 'store' | 'append' | 'unique',
@@ -177,16 +193,12 @@ async function receive(s: Session, p: string, options: WriteOptions, mode: 'stor
     if (s.type === 'I' && s.fs.openWriter && !s.maxRate('upload')) {
       const w = await s.fs.openWriter(target, writeOptions);
       writer = w;
-      move = (data, signal) => pumpToFile(data, w, w.start, signal, guard?.(data));
+      move = (data, signal) => pumpToFile(data, w, w.start, signal, guard);
     } else {
       const out = await s.fs.createWriteStream(target, writeOptions);
       sink = out;
-      const steps = [limit(s, 'upload'), s.type === 'A' ? new CrlfToLf(afterCr) : undefined];
-      move = (data, signal) => {
-        const count = guard?.(data);
-        if (count) data.on('data', (c: Buffer) => count(c.length));
-        return copy(data, steps, out, 'in', signal);
-      };
+      const steps = [limit(s, 'upload'), s.type === 'A' ? new CrlfToLf(afterCr) : undefined, sizeCap(maxSize, base, () => { tooBig = true; })];
+      move = (data, signal) => copy(data, steps, out, 'in', signal);
     }
     const started = Date.now();
     let received = 0;
