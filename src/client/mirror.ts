@@ -31,10 +31,10 @@ export interface MirrorOptions {
   maxRate?: number;
 }
 
-/** One connection's part of a rate shared by `parallel` connections (the throttle's floor is 1 KiB/s). */
+/** One connection's part of a rate shared by `parallel` connections: together they never pass it. */
 function shareOf(options: { maxRate?: number; parallel?: number }): number | undefined {
   if (!options.maxRate) return undefined;
-  return Math.max(1024, Math.floor(options.maxRate / Math.max(1, options.parallel ?? 4)));
+  return Math.max(1, Math.floor(options.maxRate / Math.max(1, options.parallel ?? 4)));
 }
 
 export interface MirrorResult {

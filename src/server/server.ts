@@ -232,7 +232,7 @@ export class FtpServer extends EventEmitter {
   }
 
   /**
-   * Change limits on a running server (\`wharf serve\` does on SIGHUP): new connections meet the new
+   * Change limits on a running server (`wharf serve` does on SIGHUP): new connections meet the new
    * address lists and session caps, transfers started from now on the new rates and size limit;
    * sessions already open stay. Keys given replace the running values (undefined: the default),
    * others stay. Everything is checked before anything changes: a bad value throws and leaves the
