@@ -18,6 +18,7 @@ import { LoginBan } from './policy/login-ban.js';
 import { AddressFilter } from './policy/address-filter.js';
 import { TimeoutSweep, sweepTick } from './policy/timeout-sweep.js';
 import { RateLimit } from './policy/rate-limit.js';
+import { LogGate } from './policy/log-gate.js';
 import { checkedRates, parseSize, type TransferRates } from '../transfer-limits.js';
 
 /**
@@ -312,11 +313,10 @@ export class FtpServer extends EventEmitter {
     socket.setTimeout(2000, () => socket.destroy());
   }
 
-  /** When a session limit last refused a connection: said at most every 10 s, so a flood costs no log volume. */
-  private limitLogged = 0;
+  /** A session limit refusing connections is said at most every 10 s, so a flood costs no log volume. */
+  private readonly limitLog = new LogGate();
   private limitReached(ip: string, limit: string, value: number) {
-    if (Date.now() - this.limitLogged < 10_000) return;
-    this.limitLogged = Date.now();
+    if (!this.limitLog.pass()) return;
     this.logger.warn({ remote: ip, limit, value }, 'session limit reached: connections refused');
   }
 

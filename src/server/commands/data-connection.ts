@@ -3,21 +3,19 @@ import net from 'node:net';
 import { decodeHostPort, decodeEprt, formatPasvReply, formatEpsvReply, normalizeIp } from '../../protocol/address.js';
 import { FtpReplyError } from '../errors.js';
 import { DataChannelError, PassiveListener } from '../data-channel.js';
+import { LogGate } from '../policy/log-gate.js';
 import type { Session } from '../session.js';
 import type { CommandSpec } from './table.js';
 
 /** How long a session keeps a port of a configured passive range between transfers. */
 const PASV_RANGE_LINGER_MS = 2000;
-/** A full range is logged at most this often: the operator needs to hear it once, not per PASV. */
-const RANGE_FULL_LOG_MS = 10_000;
-let rangeFullLogged = 0;
+/** A full range is logged at most every 10 s: the operator needs to hear it once, not per PASV. */
+const rangeFullLog = new LogGate();
 /**
- * Connections refused at a passive port for coming from a foreign address, logged at most this
- * often with their count: anyone who can reach the range can make them at a TCP handshake each.
+ * Connections refused at a passive port for coming from a foreign address, logged at most every
+ * 10 s with their count: anyone who can reach the range can make them at a TCP handshake each.
  */
-const FOREIGN_LOG_MS = 10_000;
-let foreignLogged = 0;
-let foreignRefused = 0;
+const foreignLog = new LogGate();
 
 function refuseAfterEpsvAll(s: Session) {
   if (s.epsvAll) throw new FtpReplyError(503, 'Only EPSV is allowed after EPSV ALL.');
@@ -33,15 +31,11 @@ function openPassive(s: Session): Promise<PassiveListener> {
     // A configured range is usually small: between transfers a port is kept only briefly.
     lingerMs: options.pasvRange ? Math.min(PASV_RANGE_LINGER_MS, options.timeouts.dataConnect) : options.timeouts.dataConnect,
     onRejected: (addr) => {
-      foreignRefused++;
-      if (Date.now() - foreignLogged < FOREIGN_LOG_MS) return;
-      foreignLogged = Date.now();
-      logger.warn({ session: s.id, from: addr, expected: s.remoteAddress, refused: foreignRefused }, 'passive connection from a foreign address refused');
-      foreignRefused = 0;
+      const refused = foreignLog.pass();
+      if (refused) logger.warn({ session: s.id, from: addr, expected: s.remoteAddress, refused }, 'passive connection from a foreign address refused');
     },
   }).catch((err: unknown) => {
-    if (err instanceof DataChannelError && options.pasvRange && Date.now() - rangeFullLogged > RANGE_FULL_LOG_MS) {
-      rangeFullLogged = Date.now();
+    if (err instanceof DataChannelError && options.pasvRange && rangeFullLog.pass()) {
       logger.warn({ session: s.id, range: options.pasvRange.join('-') }, 'passive port range full: clients get 425; widen --pasv-range');
     }
     throw err;
