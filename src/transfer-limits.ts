@@ -13,8 +13,8 @@ const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 **
  */
 function parseBytes(value: string | number, perSecond: boolean): number | undefined {
   if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
-  const m = (perSecond ? /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?(?:\/s)?\s*$/i : /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$/i).exec(value);
-  const n = m ? Math.round(Number(m[1]) * UNITS[m[2]!.toLowerCase()]!) : NaN;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?(\/s)?\s*$/i.exec(value);
+  const n = m && (perSecond || !m[3]) ? Math.round(Number(m[1]) * UNITS[m[2]!.toLowerCase()]!) : NaN;
   return Number.isSafeInteger(n) ? n : undefined;
 }
 

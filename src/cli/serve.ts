@@ -269,8 +269,9 @@ export function registerServe(program: Command): void {
             // A key moved into a served folder is refused here as at start (the roots cannot move while running).
             if (live('tlsKey')) checkSecretsNotServed([['--tls-key', next.tlsKey]], served());
             server.updateLimits(limitsFrom(next));
-            for (const k of changed.filter(live)) (settings as unknown as Record<string, unknown>)[k] = next[k];
-            logger.info({ changed: changed.filter(live).map(kebab) }, 'config file reloaded');
+            const applied = changed.filter(live);
+            for (const k of applied) (settings as unknown as Record<string, unknown>)[k] = next[k];
+            logger.info({ changed: applied.map(kebab) }, 'config file reloaded');
             const later = changed.filter((k) => !live(k));
             if (later.length) logger.warn({ settings: later.map(kebab) }, 'changed in the config file: these take effect on restart');
           } catch (err) {

@@ -52,17 +52,19 @@ export function parseUsersFile(text: string, file: string, baseDir: string): Sta
         }
       } else throw new Error(`${where}: permissions must be a list or an object`);
     }
-    const maxRate: TransferRates = {};
-    for (const [field, direction] of [['maxDownloadRate', 'download'], ['maxUploadRate', 'upload']] as const) {
+    // A limit field, parsed (undefined when absent); `example` says what it should look like.
+    const limit = (field: string, parse: (v: string | number, what: string) => number, example: string) => {
       const v = e[field];
-      if (v === undefined) continue;
-      if (typeof v !== 'string' && typeof v !== 'number') throw new Error(`${where} (${e.username}): ${field} must be like 512K or 2M`);
-      maxRate[direction] = parseRate(v, `${where} (${e.username}): ${field}`);
-    }
-    const maxUploadSize = e.maxUploadSize;
-    if (maxUploadSize !== undefined && typeof maxUploadSize !== 'string' && typeof maxUploadSize !== 'number') {
-      throw new Error(`${where} (${e.username}): maxUploadSize must be like 500M or 4G`);
-    }
+      if (v === undefined) return undefined;
+      if (typeof v !== 'string' && typeof v !== 'number') throw new Error(`${where} (${e.username}): ${field} must be like ${example}`);
+      return parse(v, `${where} (${e.username}): ${field}`);
+    };
+    const maxRate: TransferRates = {};
+    const download = limit('maxDownloadRate', parseRate, '512K or 2M');
+    const upload = limit('maxUploadRate', parseRate, '512K or 2M');
+    if (download !== undefined) maxRate.download = download;
+    if (upload !== undefined) maxRate.upload = upload;
+    const maxUploadSize = limit('maxUploadSize', parseSize, '500M or 4G');
     const hash = e.password;
     return {
       username: e.username,
@@ -70,7 +72,7 @@ export function parseUsersFile(text: string, file: string, baseDir: string): Sta
       root: home === undefined ? undefined : path.resolve(baseDir, home),
       permissions,
       ...(Object.keys(maxRate).length ? { maxRate } : {}),
-      ...(maxUploadSize !== undefined ? { maxUploadSize: parseSize(maxUploadSize, `${where} (${e.username}): maxUploadSize`) } : {}),
+      ...(maxUploadSize !== undefined ? { maxUploadSize } : {}),
     };
   });
 }

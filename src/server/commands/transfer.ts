@@ -146,9 +146,9 @@ function tooLarge(max: number): FtpReplyError {
 }
 
 /**
- * An upload's byte counter for pumpToFile: once the file, `base` bytes before it (a restart
- * offset, or the file appended to), would pass `max`, it says so and returns the 552 that ends
- * the transfer before that read is written. Undefined without a limit.
+ * An upload's byte counter: once the file, `base` bytes before it (a restart offset, or the file
+ * appended to), would pass `max`, it says so and returns the 552 that ends the transfer before
+ * those bytes are written. pumpToFile takes it as its onBytes. Undefined without a limit.
  */
 function sizeGuard(max: number, base: number, tripped: () => void): ((n: number) => Error | void) | undefined {
   if (!max) return undefined;
@@ -160,18 +160,17 @@ function sizeGuard(max: number, base: number, tripped: () => void): ((n: number)
 }
 
 /**
- * The same limit as the last step before the file on the stream path: it counts the bytes as
- * stored (in TYPE A after CRLF became LF, so a file that fits is not refused for its CRs), and a
- * chunk that would pass the limit fails the pipeline instead of reaching the file (an append
- * keeps the file as it was, not grown past the limit).
+ * The guard as the last step before the file on the stream path: it counts the bytes as stored
+ * (in TYPE A after CRLF became LF, so a file that fits is not refused for its CRs), and a chunk
+ * that would pass the limit fails the pipeline instead of reaching the file (an append keeps the
+ * file as it was, not grown past the limit).
  */
-function sizeCap(max: number, base: number, tripped: () => void): Transform | undefined {
-  if (!max) return undefined;
-  let size = base;
+function guardStep(guard: ((n: number) => Error | void) | undefined): Transform | undefined {
+  if (!guard) return undefined;
   return new StreamTransform({
     transform(chunk: Buffer, _encoding, done) {
-      size += chunk.length;
-      if (size > max) { tripped(); done(tooLarge(max)); } else done(null, chunk);
+      const stop = guard(chunk.length);
+      if (stop) done(stop); else done(null, chunk);
     },
   });
 }
@@ -197,7 +196,7 @@ async function receive(s: Session, p: string, options: WriteOptions, mode: 'stor
     } else {
       const out = await s.fs.createWriteStream(target, writeOptions);
       sink = out;
-      const steps = [limit(s, 'upload'), s.type === 'A' ? new CrlfToLf(afterCr) : undefined, sizeCap(maxSize, base, () => { tooBig = true; })];
+      const steps = [limit(s, 'upload'), s.type === 'A' ? new CrlfToLf(afterCr) : undefined, guardStep(guard)];
       move = (data, signal) => copy(data, steps, out, 'in', signal);
     }
     const started = Date.now();
